@@ -1,0 +1,118 @@
+"""Alertmanager's webhook payload (version 4) as it really arrives on the wire.
+
+The models are lenient where real senders differ (missing fingerprint, 0/3/9 fractional
+digits, the zero time for "no end") and strict where a mistake would corrupt history
+(status values, label types, timestamps that do not parse).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+_MASK = 0xFFFFFFFFFFFFFFFF
+_SEPARATOR = 0xFF
+
+_TIMESTAMP = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))$"
+)
+
+
+def fingerprint(labels: dict[str, str]) -> str:
+    """The label-set fingerprint Prometheus and Alertmanager use: FNV-1a 64, 16 hex digits.
+
+    Needed when a sender omits `fingerprint`, so that its alerts still dedup with the
+    ones Alertmanager sends for the same label set.
+    """
+    h = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode():
+                h = ((h ^ byte) * _FNV_PRIME) & _MASK
+            h = ((h ^ _SEPARATOR) * _FNV_PRIME) & _MASK
+    return f"{h:016x}"
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """RFC 3339 with any number of fractional digits, truncated to microseconds, as UTC.
+
+    Go's zero time (year 1) means "not set" in Alertmanager and becomes None.
+    """
+    m = _TIMESTAMP.match(value.strip())
+    if m is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {value!r}")
+    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
+    micros = int((m.group(7) or "0")[:6].ljust(6, "0"))
+    if m.group(8):
+        tz = UTC
+    else:
+        offset = timedelta(hours=int(m.group(10)), minutes=int(m.group(11)))
+        tz = timezone(-offset if m.group(9) == "-" else offset)
+    if year <= 1:
+        return None
+    return datetime(year, month, day, hour, minute, second, micros, tzinfo=tz).astimezone(UTC)
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string")
+    return parse_timestamp(value)
+
+
+Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
+LabelSet = dict[str, str]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+
+class WireAlert(_Wire):
+    status: Literal["firing", "resolved"]
+    labels: LabelSet
+    annotations: LabelSet = Field(default_factory=dict)
+    starts_at: Timestamp = Field(alias="startsAt")
+    ends_at: Timestamp = Field(default=None, alias="endsAt")
+    generator_url: str = Field(default="", alias="generatorURL")
+    fingerprint: str = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> WireAlert:
+        if self.starts_at is None:
+            raise ValueError("startsAt must be a real time, not the zero time")
+        if not self.fingerprint:
+            object.__setattr__(self, "fingerprint", fingerprint(self.labels))
+        return self
+
+    @property
+    def start(self) -> datetime:
+        assert self.starts_at is not None  # guaranteed by _complete
+        return self.starts_at
+
+
+class Webhook(_Wire):
+    version: Literal["4"] = "4"
+    receiver: str = Field(min_length=1)
+    status: Literal["firing", "resolved"]
+    alerts: list[WireAlert]
+    group_labels: LabelSet = Field(default_factory=dict, alias="groupLabels")
+    common_labels: LabelSet = Field(default_factory=dict, alias="commonLabels")
+    common_annotations: LabelSet = Field(default_factory=dict, alias="commonAnnotations")
+    external_url: str = Field(default="", alias="externalURL")
+    group_key: str = Field(default="", alias="groupKey")
+    truncated_alerts: int = Field(default=0, ge=0, alias="truncatedAlerts")
+
+    @model_validator(mode="after")
+    def _default_group_key(self) -> Webhook:
+        if not self.group_key:
+            rendered = ", ".join(f'{k}="{v}"' for k, v in sorted(self.group_labels.items()))
+            object.__setattr__(self, "group_key", "{}:{" + rendered + "}")
+        return self

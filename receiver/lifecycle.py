@@ -1,0 +1,166 @@
+"""The rules of an alert's life, as pure decisions over plain data (no I/O).
+
+An alert is one firing episode of a label set, keyed by (fingerprint, startsAt).
+Alertmanager delivers at least once, out of order and from HA pairs, so each delivered
+copy is judged against the episodes already known for its fingerprint:
+
+- `resolved` is terminal: a firing copy of a resolved episode is stale and changes nothing;
+- a newer episode proves the older ones ended (resolved, inferred, at the newer start);
+- a firing copy older than a known episode is stale: kept in history, resolved (inferred);
+- a repetition only bumps counters; annotations follow the newest copy that is not stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from receiver.alertmanager import WireAlert
+
+FIRING = "firing"
+RESOLVED = "resolved"
+
+
+class Outcome(StrEnum):
+    """What one delivered alert did; the webhook's answer counts these."""
+
+    NEW = "new"
+    UPDATED = "updated"
+    RESOLVED = "resolved"
+    DUPLICATE = "duplicates"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    kind: str  # fired | resolved | annotations_changed
+    at: datetime
+    inferred: bool = False
+    details: dict[str, Any] | None = None
+
+
+@dataclass(eq=False)  # identity: two episodes are never "the same" by value
+class Episode:
+    """One stored alert as the decisions see it; `wire` is set on episodes not yet stored."""
+
+    id: int | None
+    fingerprint: str
+    starts_at: datetime
+    status: str
+    ends_at: datetime | None
+    end_inferred: bool
+    annotations: dict[str, str]
+    wire: WireAlert | None = None
+    dirty: set[str] = field(default_factory=set)
+    events: list[EventDraft] = field(default_factory=list)
+
+    def resolve(self, at: datetime, *, inferred: bool) -> None:
+        self.status, self.ends_at, self.end_inferred = RESOLVED, at, inferred
+        self.dirty |= {"status", "ends_at", "end_inferred"}
+        self.events.append(EventDraft("resolved", at, inferred=inferred))
+
+    def set_annotations(self, annotations: dict[str, str], *, event_at: datetime | None) -> bool:
+        """Take the newer annotations; record an event only while the alert is firing."""
+        if annotations == self.annotations:
+            return False
+        self.annotations = annotations
+        self.dirty.add("annotations")
+        if event_at is not None:
+            details = {"annotations": annotations}
+            self.events.append(EventDraft("annotations_changed", event_at, details=details))
+        return True
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One alert of the webhook and the episode it landed on."""
+
+    episode: Episode
+    outcome: Outcome
+
+    @property
+    def carried(self) -> bool:
+        """Whether it counts for its incident; stale copies change no incident."""
+        return self.outcome is not Outcome.STALE
+
+
+def apply_webhook(
+    alerts: list[WireAlert], known: dict[str, list[Episode]], received_at: datetime
+) -> list[Delivered]:
+    """Judge every delivered alert, oldest episode first, updating `known` in place."""
+    latest: dict[tuple[str, datetime], WireAlert] = {}
+    for alert in alerts:  # a payload naming one episode twice: the last copy wins
+        latest[(alert.fingerprint, alert.start)] = alert
+    ordered = sorted(latest.values(), key=lambda a: (a.fingerprint, a.start))
+    return [
+        _apply_one(alert, known.setdefault(alert.fingerprint, []), received_at) for alert in ordered
+    ]
+
+
+def _apply_one(alert: WireAlert, episodes: list[Episode], received_at: datetime) -> Delivered:
+    start = alert.start
+    later = [e.starts_at for e in episodes if e.starts_at > start]
+    exact = next((e for e in episodes if e.starts_at == start), None)
+    reported_end = alert.ends_at or received_at
+
+    if exact is None:
+        episode = Episode(
+            id=None,
+            fingerprint=alert.fingerprint,
+            starts_at=start,
+            status=FIRING,
+            ends_at=None,
+            end_inferred=False,
+            annotations=dict(alert.annotations),
+            wire=alert,
+        )
+        episode.events.append(EventDraft("fired", start))
+        episodes.append(episode)
+        if alert.status == RESOLVED:
+            episode.resolve(reported_end, inferred=False)
+            outcome = Outcome.NEW
+        elif later:
+            episode.resolve(min(later), inferred=True)
+            outcome = Outcome.STALE
+        else:
+            outcome = Outcome.NEW
+    else:
+        episode = exact
+        outcome = _judge_existing(episode, alert, later, reported_end, received_at)
+
+    if outcome is not Outcome.STALE:
+        for older in episodes:
+            if older.starts_at < start and older.status == FIRING:
+                older.resolve(start, inferred=True)
+    return Delivered(episode, outcome)
+
+
+def _judge_existing(
+    episode: Episode,
+    alert: WireAlert,
+    later: list[datetime],
+    reported_end: datetime,
+    received_at: datetime,
+) -> Outcome:
+    if episode.status == RESOLVED:
+        if alert.status == FIRING:
+            return Outcome.STALE
+        corrected = False
+        if episode.end_inferred:
+            episode.ends_at, episode.end_inferred = reported_end, False
+            episode.dirty |= {"ends_at", "end_inferred"}
+            corrected = True
+        changed = episode.set_annotations(dict(alert.annotations), event_at=None)
+        return Outcome.UPDATED if corrected or changed else Outcome.DUPLICATE
+    if alert.status == RESOLVED:
+        episode.set_annotations(dict(alert.annotations), event_at=None)
+        episode.resolve(reported_end, inferred=False)
+        return Outcome.RESOLVED
+    if later:
+        episode.resolve(min(later), inferred=True)
+        return Outcome.STALE
+    if episode.set_annotations(dict(alert.annotations), event_at=received_at):
+        return Outcome.UPDATED
+    return Outcome.DUPLICATE

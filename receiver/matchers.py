@@ -1,0 +1,73 @@
+"""Alertmanager label matchers: `name="v"`, `name!="v"`, `name=~"re"`, `name!~"re"`.
+
+Regexes are anchored at both ends, as in Alertmanager; a label that is absent matches as
+the empty string, so `team!=""` means "has a team label".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Op = Literal["=", "!=", "=~", "!~"]
+
+_MATCHER = re.compile(
+    r"""\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*|"(?:[^"\\]|\\.)*")\s*
+        (?P<op>=~|!~|!=|=)\s*
+        (?P<value>"(?:[^"\\]|\\.)*"|[^\s,"{}]*)\s*$""",
+    re.VERBOSE,
+)
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
+class MatcherError(ValueError):
+    """A matcher that does not parse; the message says what a valid one looks like."""
+
+
+def _unquote(text: str) -> str:
+    if not (len(text) >= 2 and text[0] == text[-1] == '"'):
+        return text
+    return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), text[1:-1])
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    op: Op
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.op in ("=~", "!~"):
+            try:
+                object.__setattr__(self, "_regex", re.compile(f"(?:{self.value})\\Z", re.DOTALL))
+            except re.error as exc:
+                raise MatcherError(f"{self}: invalid regular expression: {exc}") from exc
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        actual = labels.get(self.name, "")
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        found = self._regex.match(actual) is not None  # type: ignore[attr-defined]
+        return found if self.op == "=~" else not found
+
+    def __str__(self) -> str:
+        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'{self.name}{self.op}"{escaped}"'
+
+
+def parse_matcher(text: str) -> Matcher:
+    m = _MATCHER.match(text)
+    if m is None:
+        raise MatcherError(
+            f'cannot parse matcher {text!r}: expected name="value" with one of the '
+            'operators =, !=, =~, !~ (for example severity=~"critical|page")'
+        )
+    op: Op = m.group("op")  # type: ignore[assignment]
+    return Matcher(_unquote(m.group("name")), op, _unquote(m.group("value")))
+
+
+def matches_all(matchers: list[Matcher], labels: dict[str, str]) -> bool:
+    return all(m.matches(labels) for m in matchers)

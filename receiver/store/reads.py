@@ -1,0 +1,204 @@
+"""The read side: alert and incident history, newest first, with keyset pagination.
+
+Label matchers and free text cannot be indexed portably, so they filter in Python over
+an indexed scan; each request scans a bounded number of rows and, when it stops early,
+hands back a cursor so the client continues where the scan stopped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, String, Table, and_, cast, exists, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement, Select
+
+from receiver.matchers import Matcher, matches_all
+from receiver.store.tables import alerts, events, incident_alerts, incidents
+
+SCAN_BUDGET = 20_000
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a page ends: the sort key of its last row."""
+
+    at: datetime
+    id: int
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    status: str | None = None
+    alertname: str | None = None
+    severity: str | None = None
+    receiver: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str | None = None
+    matchers: list[Matcher] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Row[Any]]
+    next: Position | None
+
+
+def _before(time_col: Any, id_col: Any, after: Position | None) -> ColumnElement[bool]:
+    if after is None:
+        return true()
+    return or_(time_col < after.at, and_(time_col == after.at, id_col < after.id))
+
+
+def _like(value: str) -> str:
+    escaped = value.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _alert_conditions(q: AlertQuery) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if q.status:
+        conditions.append(alerts.c.status == q.status)
+    if q.alertname:
+        conditions.append(alerts.c.alertname == q.alertname)
+    if q.severity:
+        conditions.append(alerts.c.severity == q.severity)
+    if q.since:
+        conditions.append(alerts.c.starts_at >= q.since)
+    if q.until:
+        conditions.append(alerts.c.starts_at < q.until)
+    if q.receiver:
+        conditions.append(
+            exists()
+            .where(incident_alerts.c.alert_id == alerts.c.id)
+            .where(incident_alerts.c.incident_id == incidents.c.id)
+            .where(incidents.c.receiver == q.receiver)
+        )
+    if q.text:
+        pattern = _like(q.text)
+        conditions.append(
+            or_(
+                func.lower(cast(alerts.c.labels, String)).like(pattern, escape="\\"),
+                func.lower(cast(alerts.c.annotations, String)).like(pattern, escape="\\"),
+            )
+        )
+    return conditions
+
+
+async def list_alerts(
+    conn: AsyncConnection, q: AlertQuery, limit: int, after: Position | None
+) -> Page:
+    base = select(alerts).where(*_alert_conditions(q))
+    return await _scan(conn, base, alerts, "starts_at", limit, after, q.matchers)
+
+
+async def list_incidents(
+    conn: AsyncConnection,
+    status: str | None,
+    receiver: str | None,
+    limit: int,
+    after: Position | None,
+) -> Page:
+    base = select(incidents)
+    if status:
+        base = base.where(incidents.c.status == status)
+    if receiver:
+        base = base.where(incidents.c.receiver == receiver)
+    return await _scan(conn, base, incidents, "opened_at", limit, after, [])
+
+
+async def _scan(
+    conn: AsyncConnection,
+    base: Select[Any],
+    table: Table,
+    time_name: str,
+    limit: int,
+    after: Position | None,
+    matchers: list[Matcher],
+) -> Page:
+    time_col, id_col = table.c[time_name], table.c.id
+    found: list[Row[Any]] = []
+    scanned = 0
+    chunk = limit + 1 if not matchers else max(_CHUNK, limit + 1)
+    while True:
+        rows = (
+            await conn.execute(
+                base.where(_before(time_col, id_col, after))
+                .order_by(time_col.desc(), id_col.desc())
+                .limit(chunk)
+            )
+        ).all()
+        scanned += len(rows)
+        for row in rows:
+            if matchers and not matches_all(matchers, row.labels):
+                continue
+            if len(found) == limit:
+                last = found[-1]
+                return Page(found, Position(last._mapping[time_name], last.id))
+            found.append(row)
+        if len(rows) < chunk:
+            return Page(found, None)
+        last_scanned = rows[-1]
+        after = Position(last_scanned._mapping[time_name], last_scanned.id)
+        if scanned >= SCAN_BUDGET:
+            return Page(found, after)
+
+
+async def get_alert(conn: AsyncConnection, alert_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(alerts).where(alerts.c.id == alert_id))).first()
+
+
+async def get_incident(conn: AsyncConnection, incident_id: int) -> Row[Any] | None:
+    return (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
+
+
+async def alert_events(conn: AsyncConnection, alert_id: int) -> Sequence[Row[Any]]:
+    return (
+        await conn.execute(
+            select(events).where(events.c.alert_id == alert_id).order_by(events.c.id)
+        )
+    ).all()
+
+
+async def incident_ids_of(conn: AsyncConnection, alert_ids: list[int]) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = defaultdict(list)
+    if alert_ids:
+        rows = await conn.execute(
+            select(incident_alerts.c.alert_id, incident_alerts.c.incident_id)
+            .where(incident_alerts.c.alert_id.in_(alert_ids))
+            .order_by(incident_alerts.c.incident_id)
+        )
+        for alert_id, incident_id in rows:
+            found[alert_id].append(incident_id)
+    return found
+
+
+async def alert_counts(conn: AsyncConnection, incident_ids: list[int]) -> dict[int, dict[str, int]]:
+    counts: dict[int, dict[str, int]] = {i: {"firing": 0, "resolved": 0} for i in incident_ids}
+    if incident_ids:
+        rows = await conn.execute(
+            select(incident_alerts.c.incident_id, alerts.c.status, func.count())
+            .join(alerts, alerts.c.id == incident_alerts.c.alert_id)
+            .where(incident_alerts.c.incident_id.in_(incident_ids))
+            .group_by(incident_alerts.c.incident_id, alerts.c.status)
+        )
+        for incident_id, status, n in rows:
+            counts[incident_id][status] = n
+    return counts
+
+
+async def incident_alerts_of(conn: AsyncConnection, incident_id: int) -> Sequence[Row[Any]]:
+    return (
+        await conn.execute(
+            select(alerts)
+            .join(incident_alerts, incident_alerts.c.alert_id == alerts.c.id)
+            .where(incident_alerts.c.incident_id == incident_id)
+            .order_by(alerts.c.starts_at.desc(), alerts.c.id.desc())
+        )
+    ).all()

@@ -1,0 +1,143 @@
+"""The schema: one set of tables for SQLite and Postgres. Alembic migrations mirror it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out; SQLite would otherwise drop the offset silently."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _id() -> Column[int]:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+alerts = Table(
+    "alerts",
+    metadata,
+    _id(),
+    Column("fingerprint", String(32), nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime()),
+    Column("end_inferred", Boolean, nullable=False, server_default=text("false")),
+    Column("status", String(16), nullable=False),
+    Column("alertname", String(255), nullable=False, server_default=""),
+    Column("severity", String(64), nullable=False, server_default=""),
+    Column("labels", Json, nullable=False),
+    Column("annotations", Json, nullable=False),
+    Column("generator_url", Text, nullable=False, server_default=""),
+    Column("times_received", Integer, nullable=False, server_default=text("1")),
+    Column("first_received_at", UTCDateTime(), nullable=False),
+    Column("last_received_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("fingerprint", "starts_at"),
+    Index(None, "starts_at", "id"),
+    Index(None, "status", "starts_at"),
+    Index(None, "alertname", "starts_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    _id(),
+    Column("alert_id", Id, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("inferred", Boolean, nullable=False, server_default=text("false")),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("details", Json),
+    Index(None, "alert_id", "id"),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    _id(),
+    Column("receiver", String(255), nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("group_labels", Json, nullable=False),
+    Column("common_labels", Json, nullable=False),
+    Column("common_annotations", Json, nullable=False),
+    Column("external_url", Text, nullable=False, server_default=""),
+    Column("truncated_alerts", Integer, nullable=False, server_default=text("0")),
+    Column("opened_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime()),
+    Column("times_received", Integer, nullable=False, server_default=text("1")),
+    Column("last_received_at", UTCDateTime(), nullable=False),
+    Index(None, "receiver", "group_key", "id"),
+    Index(None, "opened_at", "id"),
+    # At most one incident of a group is open at a time, whatever replicas do concurrently.
+    Index(
+        "uq_incidents_open_group",
+        "receiver",
+        "group_key",
+        unique=True,
+        sqlite_where=text("status != 'resolved'"),
+        postgresql_where=text("status != 'resolved'"),
+    ),
+)
+
+incident_alerts = Table(
+    "incident_alerts",
+    metadata,
+    Column(
+        "incident_id",
+        Id,
+        ForeignKey("incidents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("alert_id", Id, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "alert_id"),
+)

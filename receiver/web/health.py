@@ -1,0 +1,39 @@
+"""Health in the Prometheus convention: /-/healthy (process up), /-/ready (can serve)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from receiver.store.schema import current_revision
+from receiver.web.keys import ENGINE, HEAD_REVISION
+
+log = logging.getLogger(__name__)
+
+
+async def healthy(_request: web.Request) -> web.Response:
+    return web.Response(text="OK\n")
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Ready when the database answers and carries the schema this code expects."""
+    try:
+        revision = await current_revision(request.app[ENGINE])
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        log.warning("not ready: database unreachable: %s", type(exc).__name__)
+        return web.Response(status=503, text="database unreachable\n")
+    expected = request.app[HEAD_REVISION]
+    if revision != expected:
+        return web.Response(
+            status=503,
+            text=f"database schema is at {revision}, expected {expected}; "
+            "run `alert-receiver migrate`\n",
+        )
+    return web.Response(text="OK\n")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/-/healthy", healthy)
+    app.router.add_get("/-/ready", ready)

@@ -1,0 +1,85 @@
+"""POST /alerts: parse, ingest in one transaction, answer 2xx only after the commit."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from receiver.alertmanager import Webhook
+from receiver.ingest import ingest
+from receiver.web.keys import SETTINGS, WRITER
+from receiver.web.responses import error, ok
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = "5"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _field_path(loc: tuple[str | int, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+    return path or "(body)"
+
+
+async def receive_alerts(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    if request.content_type != "application/json":
+        return error(
+            415,
+            f"unsupported content type {request.content_type!r}; "
+            "send the webhook as Content-Type: application/json",
+        )
+    try:
+        body = await _read_body(request, settings.max_body_bytes)
+    except BodyTooLarge:
+        return error(
+            413,
+            f"body larger than {settings.max_body_bytes} bytes; raise RECEIVER_MAX_BODY_BYTES "
+            "or lower max_alerts in Alertmanager's webhook_config",
+        )
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        return error(400, f"body is not valid JSON: {exc}")
+    try:
+        hook = Webhook.model_validate(payload)
+    except ValidationError as exc:
+        details = [f"{_field_path(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+        log.warning("rejected webhook: %s", "; ".join(details))
+        return error(422, "webhook does not match Alertmanager's payload (version 4)", details)
+
+    try:
+        summary = await ingest(request.app[WRITER], hook, datetime.now(UTC))
+    except (DBAPIError, SQLAlchemyError, OSError, TimeoutError) as exc:
+        log.error("storage failed, asking Alertmanager to retry: %s", type(exc).__name__)
+        log.debug("storage failure detail", exc_info=True)
+        return error(
+            503,
+            "storage unavailable; the webhook was not stored, retry later",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+    log.debug("webhook %s/%s: %s", hook.receiver, hook.group_key, summary.as_json())
+    return ok(summary.as_json())
