@@ -1,0 +1,273 @@
+"""POST /alerts against a real server on SQLite and Postgres: dedup, state, incidents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import Client
+from tests.payloads import alert, webhook
+
+T0 = "2026-11-26T10:00:00Z"
+T1 = "2026-11-26T10:30:00Z"
+T2 = "2026-11-26T11:00:00Z"
+
+
+async def post(client: Client, body: Any, status: int = 200) -> dict[str, Any]:
+    resp = await client.post("/alerts", json=body)
+    text = await resp.text()
+    assert resp.status == status, text
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+async def alerts(client: Client, **query: str) -> list[dict[str, Any]]:
+    resp = await client.get("/api/v1/alerts", params={"limit": "1000", **query})
+    assert resp.status == 200
+    found: list[dict[str, Any]] = (await resp.json())["alerts"]
+    return found
+
+
+async def incidents(client: Client) -> list[dict[str, Any]]:
+    resp = await client.get("/api/v1/incidents", params={"limit": "1000"})
+    assert resp.status == 200
+    found: list[dict[str, Any]] = (await resp.json())["incidents"]
+    return found
+
+
+async def timeline(client: Client, alert_id: int) -> list[tuple[str, bool]]:
+    body = await (await client.get(f"/api/v1/alerts/{alert_id}")).json()
+    return [(e["kind"], e["inferred"]) for e in body["events"]]
+
+
+async def test_first_delivery_stores_alert_and_opens_incident(client: Client) -> None:
+    summary = await post(client, webhook(alert(instance="a"), alert(instance="b")))
+    assert summary["new"] == 2 and summary["duplicates"] == 0
+    assert summary["incidentStatus"] == "open"
+    stored = await alerts(client)
+    assert {a["labels"]["instance"] for a in stored} == {"a", "b"}
+    assert all(a["status"] == "firing" and a["endsAt"] is None for a in stored)
+    assert all(a["incidentIds"] == [summary["incidentId"]] for a in stored)
+    [incident] = await incidents(client)
+    assert incident["alertCounts"] == {"firing": 2, "resolved": 0}
+
+
+async def test_repeats_only_bump_counters(client: Client) -> None:
+    body = webhook(alert())
+    await post(client, body)
+    for _ in range(4):
+        summary = await post(client, body)
+        assert summary["duplicates"] == 1 and summary["new"] == 0
+    [stored] = await alerts(client)
+    assert stored["timesReceived"] == 5
+    assert stored["lastReceivedAt"] > stored["firstReceivedAt"]
+    assert await timeline(client, stored["id"]) == [("fired", False)]
+    [incident] = await incidents(client)
+    assert incident["timesReceived"] == 5
+
+
+async def test_ha_copy_differing_only_in_external_url_is_a_duplicate(client: Client) -> None:
+    await post(client, webhook(alert(), external_url="http://am-1:9093"))
+    summary = await post(client, webhook(alert(), external_url="http://am-2:9093"))
+    assert summary["duplicates"] == 1
+    assert len(await alerts(client)) == 1
+    assert len(await incidents(client)) == 1
+
+
+async def test_resolution_resolves_alert_and_incident(client: Client) -> None:
+    await post(client, webhook(alert()))
+    summary = await post(client, webhook(alert(status="resolved", ends=T1)))
+    assert summary["resolved"] == 1 and summary["incidentStatus"] == "resolved"
+    [stored] = await alerts(client)
+    assert stored["status"] == "resolved"
+    assert stored["endsAt"] == "2026-11-26T10:30:00Z" and stored["endInferred"] is False
+    assert await timeline(client, stored["id"]) == [("fired", False), ("resolved", False)]
+    [incident] = await incidents(client)
+    assert incident["status"] == "resolved"
+    assert incident["resolvedAt"] == "2026-11-26T10:30:00Z"
+
+
+async def test_stale_firing_snapshot_after_resolution_never_reopens(client: Client) -> None:
+    await post(client, webhook(alert()))
+    await post(client, webhook(alert(status="resolved", ends=T1)))
+    summary = await post(client, webhook(alert(annotations={"summary": "old"})))
+    assert summary["stale"] == 1
+    [stored] = await alerts(client)
+    assert stored["status"] == "resolved"
+    assert stored["annotations"] == {"summary": "HighLatencyP95 fired"}
+    assert stored["timesReceived"] == 3
+    [incident] = await incidents(client)
+    assert incident["status"] == "resolved"
+
+
+async def test_per_alert_status_wins_over_group_status(client: Client) -> None:
+    body = webhook(
+        alert(instance="a"),
+        alert(instance="b", status="resolved", ends=T1),
+        status="firing",
+    )
+    await post(client, body)
+    stored = {a["labels"]["instance"]: a["status"] for a in await alerts(client)}
+    assert stored == {"a": "firing", "b": "resolved"}
+
+
+async def test_group_firing_again_opens_a_new_incident(client: Client) -> None:
+    first = await post(client, webhook(alert(starts=T0)))
+    await post(client, webhook(alert(starts=T0, status="resolved", ends=T1)))
+    second = await post(client, webhook(alert(starts=T2)))
+    assert second["new"] == 1 and second["incidentId"] != first["incidentId"]
+    assert [i["status"] for i in await incidents(client)] == ["open", "resolved"]
+    episodes = await alerts(client)
+    assert [a["startsAt"] for a in episodes] == ["2026-11-26T11:00:00Z", "2026-11-26T10:00:00Z"]
+    assert len({a["fingerprint"] for a in episodes}) == 1
+
+
+async def test_newer_start_resolves_older_episode_inferred(client: Client) -> None:
+    first = await post(client, webhook(alert(starts=T0)))
+    await post(client, webhook(alert(starts=T2)))
+    newer, older = await alerts(client)
+    assert newer["status"] == "firing"
+    assert older["status"] == "resolved" and older["endInferred"] is True
+    assert older["endsAt"] == "2026-11-26T11:00:00Z"
+    assert await timeline(client, older["id"]) == [("fired", False), ("resolved", True)]
+    # The incident stays open: the group still has a firing alert.
+    [incident] = await incidents(client)
+    assert incident["id"] == first["incidentId"] and incident["status"] == "open"
+
+
+async def test_older_start_than_known_episode_is_stale_history(client: Client) -> None:
+    await post(client, webhook(alert(starts=T2)))
+    summary = await post(client, webhook(alert(starts=T0)))
+    assert summary["stale"] == 1
+    newer, older = await alerts(client)
+    assert newer["status"] == "firing"
+    assert older["status"] == "resolved" and older["endInferred"] is True
+    assert older["incidentIds"] == []  # changes no incident
+    [incident] = await incidents(client)
+    assert incident["alertCounts"] == {"firing": 1, "resolved": 0}
+
+
+async def test_resolved_never_seen_firing_is_stored_resolved(client: Client) -> None:
+    summary = await post(client, webhook(alert(status="resolved", ends=T1)))
+    assert summary["new"] == 1 and summary["incidentStatus"] == "resolved"
+    [stored] = await alerts(client)
+    assert stored["status"] == "resolved"
+    assert await timeline(client, stored["id"]) == [("fired", False), ("resolved", False)]
+    # The HA peer's copy of the same resolution adds nothing.
+    again = await post(client, webhook(alert(status="resolved", ends=T1)))
+    assert again["duplicates"] == 1 and again["incidentId"] is None
+    assert len(await incidents(client)) == 1
+
+
+async def test_annotation_change_updates_with_an_event(client: Client) -> None:
+    await post(client, webhook(alert(annotations={"summary": "p95 250ms"})))
+    summary = await post(client, webhook(alert(annotations={"summary": "p95 400ms"})))
+    assert summary["updated"] == 1
+    [stored] = await alerts(client)
+    assert stored["annotations"] == {"summary": "p95 400ms"}
+    events = await (await client.get(f"/api/v1/alerts/{stored['id']}")).json()
+    assert events["events"][-1]["kind"] == "annotations_changed"
+    assert events["events"][-1]["details"] == {"annotations": {"summary": "p95 400ms"}}
+
+
+async def test_sibling_receivers_share_alerts_but_not_incidents(client: Client) -> None:
+    a = await post(client, webhook(alert(), receiver="team-a"))
+    b = await post(client, webhook(alert(), receiver="team-b"))
+    assert b["duplicates"] == 1 and a["incidentId"] != b["incidentId"]
+    [stored] = await alerts(client)
+    assert stored["incidentIds"] == sorted([a["incidentId"], b["incidentId"]])
+    assert len(await alerts(client, receiver="team-b")) == 1
+    assert len(await alerts(client, receiver="nobody")) == 0
+
+
+async def test_partial_first_delivery_then_full_group(client: Client) -> None:
+    first = await post(client, webhook(alert(instance="a"), truncated=2))
+    full = await post(client, webhook(alert(instance="a"), alert(instance="b")))
+    assert full["new"] == 1 and full["duplicates"] == 1
+    assert full["incidentId"] == first["incidentId"]
+    [incident] = await incidents(client)
+    assert incident["alertCounts"] == {"firing": 2, "resolved": 0}
+    assert incident["truncatedAlerts"] == 0
+
+
+async def test_truncated_firing_group_stays_open_while_unseen_alerts_may_fire(
+    client: Client,
+) -> None:
+    await post(client, webhook(alert(instance="a")))
+    summary = await post(
+        client,
+        webhook(alert(instance="a", status="resolved", ends=T1), status="firing", truncated=3),
+    )
+    assert summary["incidentStatus"] == "open"
+    [incident] = await incidents(client)
+    assert incident["truncatedAlerts"] == 3
+
+
+async def test_incident_resolves_only_when_all_alerts_resolved(client: Client) -> None:
+    await post(client, webhook(alert(instance="a"), alert(instance="b")))
+    one = await post(
+        client, webhook(alert(instance="a", status="resolved", ends=T1), alert(instance="b"))
+    )
+    assert one["incidentStatus"] == "open"
+    both = await post(client, webhook(alert(instance="b", status="resolved", ends=T2)))
+    assert both["incidentStatus"] == "resolved"
+    [incident] = await incidents(client)
+    assert incident["resolvedAt"] == "2026-11-26T11:00:00Z"
+
+
+async def test_sixteen_concurrent_identical_deliveries_store_one_alert(client: Client) -> None:
+    body = webhook(alert(instance="a"), alert(instance="b"))
+    responses = await asyncio.gather(*(client.post("/alerts", json=body) for _ in range(16)))
+    assert [r.status for r in responses] == [200] * 16
+    summaries = [await r.json() for r in responses]
+    assert sum(s["new"] for s in summaries) == 2
+    assert sum(s["duplicates"] for s in summaries) == 30
+    stored = await alerts(client)
+    assert len(stored) == 2 and all(a["timesReceived"] == 16 for a in stored)
+    assert len(await incidents(client)) == 1
+    assert await timeline(client, stored[0]["id"]) == [("fired", False)]
+
+
+async def test_concurrent_ha_resolved_and_stale_firing_converge(client: Client) -> None:
+    await post(client, webhook(alert()))
+    resolved = webhook(alert(status="resolved", ends=T1), external_url="http://am-1")
+    stale = webhook(alert(), external_url="http://am-2")
+    bodies = [resolved, stale] * 8
+    responses = await asyncio.gather(*(client.post("/alerts", json=b) for b in bodies))
+    assert {r.status for r in responses} == {200}
+    [stored] = await alerts(client)
+    assert stored["status"] == "resolved" and stored["timesReceived"] == 17
+    assert [i["status"] for i in await incidents(client)] == ["resolved"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "needle"),
+    [
+        (b"{not json", {"Content-Type": "application/json"}, 400, "not valid JSON"),
+        (b"[]", {"Content-Type": "application/json"}, 422, "(body)"),
+        (b'{"receiver": "x"}', {"Content-Type": "application/json"}, 422, "alerts"),
+        (b"receiver=x", {"Content-Type": "application/x-www-form-urlencoded"}, 415, "json"),
+        (b"{}", {"Content-Type": "text/plain"}, 415, "application/json"),
+    ],
+)
+async def test_bad_input_gets_a_clear_4xx_and_stores_nothing(
+    client: Client, body: bytes, headers: dict[str, str], status: int, needle: str
+) -> None:
+    resp = await client.post("/alerts", data=body, headers=headers)
+    assert resp.status == status
+    answer = await resp.json()
+    assert needle in json.dumps(answer)
+    assert await alerts(client) == [] and await incidents(client) == []
+
+
+async def test_schema_violation_names_the_field_path(client: Client) -> None:
+    body = webhook(alert(), alert(instance="b"))
+    body["alerts"][1]["startsAt"] = "yesterday"
+    resp = await client.post("/alerts", json=body)
+    assert resp.status == 422
+    details = (await resp.json())["details"]
+    assert any(d.startswith("alerts[1].startsAt:") for d in details), details
+    assert await alerts(client) == []  # the valid first alert is not stored either
