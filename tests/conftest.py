@@ -108,4 +108,4 @@ async def client(
     aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings
 ) -> AsyncIterator[Client]:
     """The receiver, started for real (migrations included) on 127.0.0.1 and a free port."""
-    yield await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_app(settings))

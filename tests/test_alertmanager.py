@@ -23,7 +23,8 @@ from tests.payloads import alert, webhook
 def test_timestamps_become_utc_truncated_to_microseconds(text: str, expected: datetime) -> None:
     parsed = parse_timestamp(text)
     assert parsed == expected
-    assert parsed is not None and parsed.tzinfo is UTC
+    assert parsed is not None
+    assert parsed.tzinfo is UTC
 
 
 def test_nanoseconds_truncate_rather_than_round() -> None:

@@ -125,7 +125,8 @@ async def test_incidents_list_filter_and_detail(client: Client) -> None:
     listed = await get(client, "/api/v1/incidents")
     assert {(i["receiver"], i["status"]) for i in listed["incidents"]} >= {("team-a", "open")}
     team_b = await get(client, "/api/v1/incidents", receiver="team-b", status="open")
-    assert team_b["incidents"] and all(i["receiver"] == "team-b" for i in team_b["incidents"])
+    assert team_b["incidents"]
+    assert all(i["receiver"] == "team-b" for i in team_b["incidents"])
     incident = team_b["incidents"][0]
     detail = await get(client, f"/api/v1/incidents/{incident['id']}")
     assert len(detail["alerts"]) == sum(detail["alertCounts"].values())

@@ -30,7 +30,8 @@ def stored(w: WireAlert, status: str = FIRING, ends: datetime | None = None) -> 
 def test_first_delivery_is_new_and_fired() -> None:
     [d] = apply_webhook([wire()], {}, NOW)
     assert d.outcome is Outcome.NEW
-    assert d.episode.id is None and d.episode.status == FIRING
+    assert d.episode.id is None
+    assert d.episode.status == FIRING
     assert [e.kind for e in d.episode.events] == ["fired"]
 
 
@@ -39,7 +40,8 @@ def test_repeat_is_a_duplicate_with_no_event() -> None:
     known = {w.fingerprint: [stored(w)]}
     [d] = apply_webhook([w], known, NOW)
     assert d.outcome is Outcome.DUPLICATE
-    assert not d.episode.dirty and not d.episode.events
+    assert not d.episode.dirty
+    assert not d.episode.events
 
 
 def test_changed_annotations_update_and_are_recorded() -> None:
@@ -60,10 +62,12 @@ def test_resolution_is_terminal_and_stale_firing_changes_nothing() -> None:
     d.episode.dirty.clear()
     d.episode.events.clear()
     [late] = apply_webhook([wire(annotations={"summary": "old copy"})], known, NOW)
-    assert late.outcome is Outcome.STALE and not late.carried
+    assert late.outcome is Outcome.STALE
+    assert not late.carried
     assert late.episode.status == RESOLVED
     assert late.episode.annotations == {"summary": "HighLatencyP95 fired"}
-    assert not late.episode.dirty and not late.episode.events
+    assert not late.episode.dirty
+    assert not late.episode.events
 
 
 def test_newer_episode_resolves_the_older_one_inferred() -> None:
@@ -72,7 +76,8 @@ def test_newer_episode_resolves_the_older_one_inferred() -> None:
     [d] = apply_webhook([wire(starts=T1)], known, NOW)
     assert d.outcome is Outcome.NEW
     older = known[old.fingerprint][0]
-    assert older.status == RESOLVED and older.end_inferred
+    assert older.status == RESOLVED
+    assert older.end_inferred
     assert older.ends_at == datetime(2026, 11, 26, 11, tzinfo=UTC)
     assert [(e.kind, e.inferred) for e in older.events] == [("resolved", True)]
 
@@ -82,7 +87,8 @@ def test_firing_copy_older_than_a_known_episode_is_kept_resolved_and_stale() -> 
     known = {new.fingerprint: [stored(new)]}
     [d] = apply_webhook([wire(starts=T0)], known, NOW)
     assert d.outcome is Outcome.STALE
-    assert d.episode.status == RESOLVED and d.episode.end_inferred
+    assert d.episode.status == RESOLVED
+    assert d.episode.end_inferred
     assert d.episode.ends_at == new.start
     assert known[new.fingerprint][0].status == FIRING  # the newer episode is untouched
 
@@ -90,7 +96,8 @@ def test_firing_copy_older_than_a_known_episode_is_kept_resolved_and_stale() -> 
 def test_resolved_never_seen_firing_is_stored_resolved_with_its_timeline() -> None:
     [d] = apply_webhook([wire(status="resolved", ends=T1)], {}, NOW)
     assert d.outcome is Outcome.NEW
-    assert d.episode.status == RESOLVED and not d.episode.end_inferred
+    assert d.episode.status == RESOLVED
+    assert not d.episode.end_inferred
     assert [e.kind for e in d.episode.events] == ["fired", "resolved"]
 
 

@@ -72,7 +72,8 @@ async def test_webhook_refused_during_outage_is_stored_on_retry(
     up = await aiohttp_client(create_app(Settings(database_url=database_url)))
     assert (await up.post("/alerts", json=body)).status == 200
     stored = (await (await up.get("/api/v1/alerts")).json())["alerts"]
-    assert len(stored) == 1 and stored[0]["timesReceived"] == 1
+    assert len(stored) == 1
+    assert stored[0]["timesReceived"] == 1
 
 
 async def test_body_over_the_limit_is_413_and_stores_nothing(

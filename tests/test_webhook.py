@@ -45,7 +45,8 @@ async def timeline(client: Client, alert_id: int) -> list[tuple[str, bool]]:
 
 async def test_first_delivery_stores_alert_and_opens_incident(client: Client) -> None:
     summary = await post(client, webhook(alert(instance="a"), alert(instance="b")))
-    assert summary["new"] == 2 and summary["duplicates"] == 0
+    assert summary["new"] == 2
+    assert summary["duplicates"] == 0
     assert summary["incidentStatus"] == "open"
     stored = await alerts(client)
     assert {a["labels"]["instance"] for a in stored} == {"a", "b"}
@@ -60,7 +61,8 @@ async def test_repeats_only_bump_counters(client: Client) -> None:
     await post(client, body)
     for _ in range(4):
         summary = await post(client, body)
-        assert summary["duplicates"] == 1 and summary["new"] == 0
+        assert summary["duplicates"] == 1
+        assert summary["new"] == 0
     [stored] = await alerts(client)
     assert stored["timesReceived"] == 5
     assert stored["lastReceivedAt"] > stored["firstReceivedAt"]
@@ -80,10 +82,12 @@ async def test_ha_copy_differing_only_in_external_url_is_a_duplicate(client: Cli
 async def test_resolution_resolves_alert_and_incident(client: Client) -> None:
     await post(client, webhook(alert()))
     summary = await post(client, webhook(alert(status="resolved", ends=T1)))
-    assert summary["resolved"] == 1 and summary["incidentStatus"] == "resolved"
+    assert summary["resolved"] == 1
+    assert summary["incidentStatus"] == "resolved"
     [stored] = await alerts(client)
     assert stored["status"] == "resolved"
-    assert stored["endsAt"] == "2026-11-26T10:30:00Z" and stored["endInferred"] is False
+    assert stored["endsAt"] == "2026-11-26T10:30:00Z"
+    assert stored["endInferred"] is False
     assert await timeline(client, stored["id"]) == [("fired", False), ("resolved", False)]
     [incident] = await incidents(client)
     assert incident["status"] == "resolved"
@@ -118,7 +122,8 @@ async def test_group_firing_again_opens_a_new_incident(client: Client) -> None:
     first = await post(client, webhook(alert(starts=T0)))
     await post(client, webhook(alert(starts=T0, status="resolved", ends=T1)))
     second = await post(client, webhook(alert(starts=T2)))
-    assert second["new"] == 1 and second["incidentId"] != first["incidentId"]
+    assert second["new"] == 1
+    assert second["incidentId"] != first["incidentId"]
     assert [i["status"] for i in await incidents(client)] == ["open", "resolved"]
     episodes = await alerts(client)
     assert [a["startsAt"] for a in episodes] == ["2026-11-26T11:00:00Z", "2026-11-26T10:00:00Z"]
@@ -130,12 +135,14 @@ async def test_newer_start_resolves_older_episode_inferred(client: Client) -> No
     await post(client, webhook(alert(starts=T2)))
     newer, older = await alerts(client)
     assert newer["status"] == "firing"
-    assert older["status"] == "resolved" and older["endInferred"] is True
+    assert older["status"] == "resolved"
+    assert older["endInferred"] is True
     assert older["endsAt"] == "2026-11-26T11:00:00Z"
     assert await timeline(client, older["id"]) == [("fired", False), ("resolved", True)]
     # The incident stays open: the group still has a firing alert.
     [incident] = await incidents(client)
-    assert incident["id"] == first["incidentId"] and incident["status"] == "open"
+    assert incident["id"] == first["incidentId"]
+    assert incident["status"] == "open"
 
 
 async def test_older_start_than_known_episode_is_stale_history(client: Client) -> None:
@@ -144,7 +151,8 @@ async def test_older_start_than_known_episode_is_stale_history(client: Client) -
     assert summary["stale"] == 1
     newer, older = await alerts(client)
     assert newer["status"] == "firing"
-    assert older["status"] == "resolved" and older["endInferred"] is True
+    assert older["status"] == "resolved"
+    assert older["endInferred"] is True
     assert older["incidentIds"] == []  # changes no incident
     [incident] = await incidents(client)
     assert incident["alertCounts"] == {"firing": 1, "resolved": 0}
@@ -152,13 +160,15 @@ async def test_older_start_than_known_episode_is_stale_history(client: Client) -
 
 async def test_resolved_never_seen_firing_is_stored_resolved(client: Client) -> None:
     summary = await post(client, webhook(alert(status="resolved", ends=T1)))
-    assert summary["new"] == 1 and summary["incidentStatus"] == "resolved"
+    assert summary["new"] == 1
+    assert summary["incidentStatus"] == "resolved"
     [stored] = await alerts(client)
     assert stored["status"] == "resolved"
     assert await timeline(client, stored["id"]) == [("fired", False), ("resolved", False)]
     # The HA peer's copy of the same resolution adds nothing.
     again = await post(client, webhook(alert(status="resolved", ends=T1)))
-    assert again["duplicates"] == 1 and again["incidentId"] is None
+    assert again["duplicates"] == 1
+    assert again["incidentId"] is None
     assert len(await incidents(client)) == 1
 
 
@@ -176,7 +186,8 @@ async def test_annotation_change_updates_with_an_event(client: Client) -> None:
 async def test_sibling_receivers_share_alerts_but_not_incidents(client: Client) -> None:
     a = await post(client, webhook(alert(), receiver="team-a"))
     b = await post(client, webhook(alert(), receiver="team-b"))
-    assert b["duplicates"] == 1 and a["incidentId"] != b["incidentId"]
+    assert b["duplicates"] == 1
+    assert a["incidentId"] != b["incidentId"]
     [stored] = await alerts(client)
     assert stored["incidentIds"] == sorted([a["incidentId"], b["incidentId"]])
     assert len(await alerts(client, receiver="team-b")) == 1
@@ -186,7 +197,8 @@ async def test_sibling_receivers_share_alerts_but_not_incidents(client: Client) 
 async def test_partial_first_delivery_then_full_group(client: Client) -> None:
     first = await post(client, webhook(alert(instance="a"), truncated=2))
     full = await post(client, webhook(alert(instance="a"), alert(instance="b")))
-    assert full["new"] == 1 and full["duplicates"] == 1
+    assert full["new"] == 1
+    assert full["duplicates"] == 1
     assert full["incidentId"] == first["incidentId"]
     [incident] = await incidents(client)
     assert incident["alertCounts"] == {"firing": 2, "resolved": 0}
@@ -226,7 +238,8 @@ async def test_sixteen_concurrent_identical_deliveries_store_one_alert(client: C
     assert sum(s["new"] for s in summaries) == 2
     assert sum(s["duplicates"] for s in summaries) == 30
     stored = await alerts(client)
-    assert len(stored) == 2 and all(a["timesReceived"] == 16 for a in stored)
+    assert len(stored) == 2
+    assert all(a["timesReceived"] == 16 for a in stored)
     assert len(await incidents(client)) == 1
     assert await timeline(client, stored[0]["id"]) == [("fired", False)]
 
@@ -239,7 +252,8 @@ async def test_concurrent_ha_resolved_and_stale_firing_converge(client: Client) 
     responses = await asyncio.gather(*(client.post("/alerts", json=b) for b in bodies))
     assert {r.status for r in responses} == {200}
     [stored] = await alerts(client)
-    assert stored["status"] == "resolved" and stored["timesReceived"] == 17
+    assert stored["status"] == "resolved"
+    assert stored["timesReceived"] == 17
     assert [i["status"] for i in await incidents(client)] == ["resolved"]
 
 
@@ -260,7 +274,8 @@ async def test_bad_input_gets_a_clear_4xx_and_stores_nothing(
     assert resp.status == status
     answer = await resp.json()
     assert needle in json.dumps(answer)
-    assert await alerts(client) == [] and await incidents(client) == []
+    assert await alerts(client) == []
+    assert await incidents(client) == []
 
 
 async def test_schema_violation_names_the_field_path(client: Client) -> None:
