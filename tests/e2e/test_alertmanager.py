@@ -1,0 +1,202 @@
+"""End to end with the real Alertmanager binary delivering to a real receiver.
+
+Alerts are pushed into Alertmanager through its API v2, exactly as Prometheus does;
+Alertmanager groups them and calls the receiver's webhook. Runs on SQLite and Postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from receiver.alertmanager import fingerprint
+from tests.conftest import Client, require
+
+pytestmark = pytest.mark.e2e
+
+BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+CONFIG = """\
+route:
+  receiver: alert-receiver
+  group_by: [alertname]
+  group_wait: 200ms
+  group_interval: 500ms
+  repeat_interval: 1h
+receivers:
+  - name: alert-receiver
+    webhook_configs:
+      - url: {url}
+        send_resolved: true
+        max_alerts: 0
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+@asynccontextmanager
+async def alertmanager(workdir: Path, webhook_url: str) -> AsyncIterator[str]:
+    """One Alertmanager, clustering off, on a free loopback port; yields its base URL."""
+    require(BINARY is not None, "prometheus-alertmanager is not installed (apt-get install it)")
+    assert BINARY is not None
+    workdir.mkdir(parents=True)
+    (workdir / "alertmanager.yml").write_text(CONFIG.format(url=webhook_url))
+    port = _free_port()
+    log = (workdir / "alertmanager.log").open("w")
+    proc = subprocess.Popen(
+        [
+            BINARY,
+            f"--config.file={workdir / 'alertmanager.yml'}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    async with session.get(f"{base}/-/ready") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(
+                        f"Alertmanager did not start: {(workdir / 'alertmanager.log').read_text()}"
+                    )
+                await asyncio.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def push(base: str, alerts: list[dict[str, Any]]) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{base}/api/v2/alerts", json=alerts) as resp:
+            assert resp.status == 200, await resp.text()
+
+
+def prom_alert(instance: str, starts: datetime, ends: datetime | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "labels": {
+            "alertname": "HighLatencyP95Critical",
+            "severity": "critical",
+            "instance": instance,
+            "job": "mistralrs",
+        },
+        "annotations": {"summary": f"P95 latency above 500ms on {instance}"},
+        "startsAt": _rfc3339(starts),
+        "generatorURL": "http://prometheus:9090/graph?g0.expr=x",
+    }
+    if ends is not None:
+        body["endsAt"] = _rfc3339(ends)
+    return body
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+async def stored_alerts(client: Client) -> list[dict[str, Any]]:
+    body = await (await client.get("/api/v1/alerts", params={"limit": "1000"})).json()
+    found: list[dict[str, Any]] = body["alerts"]
+    return found
+
+
+async def stored_incidents(client: Client) -> list[dict[str, Any]]:
+    body = await (await client.get("/api/v1/incidents", params={"limit": "1000"})).json()
+    found: list[dict[str, Any]] = body["incidents"]
+    return found
+
+
+async def fire_and_resolve(client: Client, bases: list[str]) -> None:
+    started = datetime.now(UTC).replace(microsecond=123456) - timedelta(minutes=1)
+    firing = [prom_alert(f"api-{i}", started) for i in range(3)]
+    for base in bases:
+        await push(base, firing)
+
+    async def all_firing() -> bool:
+        found = await stored_alerts(client)
+        return len(found) == 3 and all(a["status"] == "firing" for a in found)
+
+    await wait_for(all_firing, "three firing alerts")
+    for stored in await stored_alerts(client):
+        # Alertmanager computed these fingerprints; ours must agree on the same labels.
+        assert stored["fingerprint"] == fingerprint(stored["labels"])
+        assert stored["startsAt"] == _rfc3339(started)
+        assert stored["endsAt"] is None
+
+    ended = datetime.now(UTC)
+    resolved = [prom_alert(f"api-{i}", started, ended) for i in range(3)]
+    for base in bases:
+        await push(base, resolved)
+
+    async def all_resolved() -> bool:
+        return all(a["status"] == "resolved" for a in await stored_alerts(client))
+
+    await wait_for(all_resolved, "three resolved alerts")
+    # Let any further deliveries (retries, the other replica) arrive before judging.
+    await asyncio.sleep(1.5)
+
+    found = await stored_alerts(client)
+    assert len(found) == 3
+    assert {a["labels"]["instance"] for a in found} == {"api-0", "api-1", "api-2"}
+    for a in found:
+        assert a["endInferred"] is False
+        detail = await (await client.get(f"/api/v1/alerts/{a['id']}")).json()
+        assert [e["kind"] for e in detail["events"]] == ["fired", "resolved"]
+    [incident] = await stored_incidents(client)
+    assert incident["status"] == "resolved"
+    assert incident["receiver"] == "alert-receiver"
+    assert incident["groupKey"] == '{}:{alertname="HighLatencyP95Critical"}'
+    assert incident["alertCounts"] == {"firing": 0, "resolved": 3}
+
+
+async def test_alertmanager_delivers_firing_then_resolved(client: Client, tmp_path: Path) -> None:
+    url = str(client.make_url("/alerts"))
+    async with alertmanager(tmp_path / "am", url) as base:
+        await fire_and_resolve(client, [base])
+
+
+async def test_ha_pair_delivers_twice_and_every_alert_is_stored_once(
+    client: Client, tmp_path: Path
+) -> None:
+    url = str(client.make_url("/alerts"))
+    async with (
+        alertmanager(tmp_path / "am-1", url) as first,
+        alertmanager(tmp_path / "am-2", url) as second,
+    ):
+        await fire_and_resolve(client, [first, second])
+    received = [a["timesReceived"] for a in await stored_alerts(client)]
+    assert all(n >= 2 for n in received), received  # both replicas delivered each alert
