@@ -50,47 +50,52 @@ def _free_port() -> int:
     return port
 
 
+def _launch(workdir: Path, webhook_url: str, port: int) -> subprocess.Popen[bytes]:
+    assert BINARY is not None
+    workdir.mkdir(parents=True)
+    (workdir / "alertmanager.yml").write_text(CONFIG.format(url=webhook_url))
+    with (workdir / "alertmanager.log").open("w") as log:
+        return subprocess.Popen(
+            [
+                BINARY,
+                f"--config.file={workdir / 'alertmanager.yml'}",
+                f"--storage.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
 @asynccontextmanager
 async def alertmanager(workdir: Path, webhook_url: str) -> AsyncIterator[str]:
     """One Alertmanager, clustering off, on a free loopback port; yields its base URL."""
     require(BINARY is not None, "prometheus-alertmanager is not installed (apt-get install it)")
-    assert BINARY is not None
-    workdir.mkdir(parents=True)
-    (workdir / "alertmanager.yml").write_text(CONFIG.format(url=webhook_url))
     port = _free_port()
-    log = (workdir / "alertmanager.log").open("w")
-    proc = subprocess.Popen(
-        [
-            BINARY,
-            f"--config.file={workdir / 'alertmanager.yml'}",
-            f"--storage.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = await asyncio.to_thread(_launch, workdir, webhook_url, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        async with aiohttp.ClientSession() as session:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    async with session.get(f"{base}/-/ready") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        f"Alertmanager did not start: {(workdir / 'alertmanager.log').read_text()}"
-                    )
-                await asyncio.sleep(0.1)
+        await _wait_ready(proc, base, workdir / "alertmanager.log")
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+        await asyncio.to_thread(proc.wait, 10)
+
+
+async def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    deadline = time.monotonic() + 20
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(f"{base}/-/ready") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"Alertmanager did not start: {log.read_text()}")  # noqa: ASYNC240
+            await asyncio.sleep(0.1)
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -98,9 +103,11 @@ def _rfc3339(moment: datetime) -> str:
 
 
 async def push(base: str, alerts: list[dict[str, Any]]) -> None:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{base}/api/v2/alerts", json=alerts) as resp:
-            assert resp.status == 200, await resp.text()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{base}/api/v2/alerts", json=alerts) as resp,
+    ):
+        assert resp.status == 200, await resp.text()
 
 
 def prom_alert(instance: str, starts: datetime, ends: datetime | None = None) -> dict[str, Any]:
@@ -120,8 +127,8 @@ def prom_alert(instance: str, starts: datetime, ends: datetime | None = None) ->
     return body
 
 
-async def wait_for(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(check: Callable[[], Awaitable[bool]], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
     while not await check():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
