@@ -71,6 +71,26 @@ Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
 LabelSet = dict[str, str]
 
 
+def _storable_text(value: Any, path: str = "") -> None:
+    """Databases refuse NUL and lone surrogates in text; refuse them here, where the sender
+    can be told where, instead of failing the transaction into an endless retry."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{path or 'body'} contains a NUL character (\\u0000)")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"{path or 'body'} is not valid Unicode: {exc.reason}") from exc
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key!s}" if path else str(key)
+            _storable_text(key, where.encode("utf-8", "backslashreplace").decode())
+            _storable_text(item, where.encode("utf-8", "backslashreplace").decode())
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _storable_text(item, f"{path}[{i}]")
+
+
 class _Wire(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
@@ -82,7 +102,7 @@ class WireAlert(_Wire):
     starts_at: Timestamp = Field(alias="startsAt")
     ends_at: Timestamp = Field(default=None, alias="endsAt")
     generator_url: str = Field(default="", alias="generatorURL")
-    fingerprint: str = ""
+    fingerprint: str = Field(default="", max_length=64)
 
     @model_validator(mode="after")
     def _complete(self) -> WireAlert:
@@ -100,7 +120,7 @@ class WireAlert(_Wire):
 
 class Webhook(_Wire):
     version: Literal["4"] = "4"
-    receiver: str = Field(min_length=1)
+    receiver: str = Field(min_length=1, max_length=255)
     status: Literal["firing", "resolved"]
     alerts: list[WireAlert]
     group_labels: LabelSet = Field(default_factory=dict, alias="groupLabels")
@@ -108,7 +128,13 @@ class Webhook(_Wire):
     common_annotations: LabelSet = Field(default_factory=dict, alias="commonAnnotations")
     external_url: str = Field(default="", alias="externalURL")
     group_key: str = Field(default="", alias="groupKey")
-    truncated_alerts: int = Field(default=0, ge=0, alias="truncatedAlerts")
+    truncated_alerts: int = Field(default=0, ge=0, le=2**31 - 1, alias="truncatedAlerts")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        _storable_text(data)
+        return data
 
     @model_validator(mode="after")
     def _default_group_key(self) -> Webhook:

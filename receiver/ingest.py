@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from receiver.alertmanager import Webhook
 from receiver.lifecycle import FIRING, RESOLVED, Delivered, Episode, Outcome, apply_webhook
 from receiver.store.engine import Writer, lock_key
-from receiver.store.tables import alerts, events, incident_alerts, incidents
+from receiver.store.tables import (
+    INDEXED_LABEL_CHARS,
+    alerts,
+    events,
+    group_hash,
+    incident_alerts,
+    incidents,
+)
 
 OPEN = "open"
 
@@ -128,8 +135,8 @@ def _insert_values(episode: Episode, received_at: datetime) -> dict[str, Any]:
         "ends_at": episode.ends_at,
         "end_inferred": episode.end_inferred,
         "status": episode.status,
-        "alertname": wire.labels.get("alertname", ""),
-        "severity": wire.labels.get("severity", ""),
+        "alertname": wire.labels.get("alertname", "")[:INDEXED_LABEL_CHARS],
+        "severity": wire.labels.get("severity", "")[:INDEXED_LABEL_CHARS],
         "labels": dict(wire.labels),
         "annotations": episode.annotations,
         "generator_url": wire.generator_url,
@@ -148,7 +155,8 @@ async def _update_incidents(
 ) -> tuple[int | None, str | None]:
     """Attach the carried alerts to the group's incident, then settle incident statuses."""
     carried = [d.episode for d in delivered if d.carried]
-    group = (incidents.c.receiver == hook.receiver) & (incidents.c.group_key == hook.group_key)
+    key = group_hash(hook.receiver, hook.group_key)
+    group = incidents.c.group_hash == key
     open_id = await conn.scalar(
         select(incidents.c.id).where(group, incidents.c.status != RESOLVED).with_for_update()
     )
@@ -178,6 +186,7 @@ async def _update_incidents(
             incident_id = await conn.scalar(
                 insert(incidents)
                 .values(
+                    group_hash=key,
                     receiver=hook.receiver,
                     group_key=hook.group_key,
                     status=OPEN,

@@ -157,6 +157,7 @@ async def test_unknown_or_malformed_ids(client: Client, path: str, status: int) 
         ({"filter": "instance"}, "filter"),
         ({"filter": 'team=~"(unclosed"'}, "regular expression"),
         ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"alertname": "a\x00b"}, "NUL"),
     ],
 )
 async def test_bad_query_parameters_are_400_with_reason(

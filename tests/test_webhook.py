@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 from typing import Any
 
 import pytest
 
+from receiver.app import create_app
 from tests.conftest import Client
 from tests.payloads import alert, webhook
 
@@ -278,6 +280,43 @@ async def test_bad_input_gets_a_clear_4xx_and_stores_nothing(
     assert await incidents(client) == []
 
 
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda b: b["alerts"][0]["labels"].update(job="a\x00b"), "alerts[0].labels.job"),
+        (lambda b: b["alerts"][0]["annotations"].update({"x\x00": "y"}), "NUL"),
+        (lambda b: b["alerts"][0]["labels"].update(job="\ud800"), "not valid Unicode"),
+        (lambda b: b["alerts"][0]["labels"].update({"\udfff": "x"}), "not valid Unicode"),
+        (lambda b: b.update(truncatedAlerts=2**40), "truncatedAlerts"),
+        (lambda b: b["alerts"][0].update(fingerprint="f" * 65), "fingerprint"),
+    ],
+)
+async def test_values_a_database_would_refuse_are_422(
+    client: Client, mutate: Any, needle: str
+) -> None:
+    body = webhook(alert())
+    mutate(body)
+    resp = await client.post("/alerts", json=body)
+    assert resp.status == 422
+    assert needle in json.dumps(await resp.json())
+    assert await alerts(client) == []
+
+
+async def test_huge_label_values_and_group_keys_are_stored(client: Client) -> None:
+    # Random text does not compress: too big for a btree entry unless the code caps it.
+    big = secrets.token_hex(50_000)
+    body = webhook(alert(name=big, severity=big), group=big)
+    await post(client, body)
+    body["alerts"][0]["labels"]["severity"] = big[:-1] + "!"
+    del body["alerts"][0]["fingerprint"]
+    await post(client, body)
+    assert len(await alerts(client)) == 2
+    exact = await client.get("/api/v1/alerts", params={"severity": big[:5000]})
+    assert (await exact.json())["alerts"] == []
+    [incident] = await incidents(client)
+    assert incident["groupLabels"] == {"alertname": big}
+
+
 async def test_schema_violation_names_the_field_path(client: Client) -> None:
     body = webhook(alert(), alert(instance="b"))
     body["alerts"][1]["startsAt"] = "yesterday"
@@ -286,3 +325,24 @@ async def test_schema_violation_names_the_field_path(client: Client) -> None:
     details = (await resp.json())["details"]
     assert any(d.startswith("alerts[1].startsAt:") for d in details), details
     assert await alerts(client) == []  # the valid first alert is not stored either
+
+
+async def test_two_replicas_on_one_database_store_each_alert_once(
+    aiohttp_client: Any, settings: Any
+) -> None:
+    """Two receiver processes' worth of app, engine and pool, sharing one database."""
+    first = await aiohttp_client(create_app(settings))
+    second = await aiohttp_client(create_app(settings.model_copy(update={"migrate": False})))
+    bodies = [
+        webhook(alert(instance="a"), alert(instance="b"), external_url=f"http://am-{i % 2}")
+        for i in range(16)
+    ]
+    responses = await asyncio.gather(
+        *((first if i % 2 else second).post("/alerts", json=b) for i, b in enumerate(bodies))
+    )
+    assert [r.status for r in responses] == [200] * 16
+    stored = await alerts(first)
+    assert len(stored) == 2
+    assert all(a["timesReceived"] == 16 for a in stored)
+    [incident] = await incidents(second)
+    assert incident["timesReceived"] == 16

@@ -25,13 +25,13 @@ def upgrade() -> None:
     op.create_table(
         "alerts",
         sa.Column("id", _ID, autoincrement=True, nullable=False),
-        sa.Column("fingerprint", sa.String(length=32), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("starts_at", _TIME, nullable=False),
         sa.Column("ends_at", _TIME, nullable=True),
         sa.Column("end_inferred", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("alertname", sa.String(length=255), server_default="", nullable=False),
-        sa.Column("severity", sa.String(length=64), server_default="", nullable=False),
+        sa.Column("alertname", sa.Text(), server_default="", nullable=False),
+        sa.Column("severity", sa.Text(), server_default="", nullable=False),
         sa.Column("labels", _JSON, nullable=False),
         sa.Column("annotations", _JSON, nullable=False),
         sa.Column("generator_url", sa.Text(), server_default="", nullable=False),
@@ -57,7 +57,8 @@ def upgrade() -> None:
     op.create_table(
         "incidents",
         sa.Column("id", _ID, autoincrement=True, nullable=False),
-        sa.Column("receiver", sa.String(length=255), nullable=False),
+        sa.Column("group_hash", sa.String(length=32), nullable=False),
+        sa.Column("receiver", sa.Text(), nullable=False),
         sa.Column("group_key", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("group_labels", _JSON, nullable=False),
@@ -76,13 +77,11 @@ def upgrade() -> None:
             batch_op.f("ix_incidents_opened_at_id"), ["opened_at", "id"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_incidents_receiver_group_key_id"),
-            ["receiver", "group_key", "id"],
-            unique=False,
+            batch_op.f("ix_incidents_group_hash_id"), ["group_hash", "id"], unique=False
         )
         batch_op.create_index(
             "uq_incidents_open_group",
-            ["receiver", "group_key"],
+            ["group_hash"],
             unique=True,
             sqlite_where=sa.text("status != 'resolved'"),
             postgresql_where=sa.text("status != 'resolved'"),
@@ -142,7 +141,7 @@ def downgrade() -> None:
             sqlite_where=sa.text("status != 'resolved'"),
             postgresql_where=sa.text("status != 'resolved'"),
         )
-        batch_op.drop_index(batch_op.f("ix_incidents_receiver_group_key_id"))
+        batch_op.drop_index(batch_op.f("ix_incidents_group_hash_id"))
         batch_op.drop_index(batch_op.f("ix_incidents_opened_at_id"))
 
     op.drop_table("incidents")

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, Select
 
 from receiver.matchers import Matcher, matches_all
-from receiver.store.tables import alerts, events, incident_alerts, incidents
+from receiver.store.tables import INDEXED_LABEL_CHARS, alerts, events, incident_alerts, incidents
 
 SCAN_BUDGET = 20_000
 _CHUNK = 500
@@ -66,9 +66,9 @@ def _alert_conditions(q: AlertQuery) -> list[ColumnElement[bool]]:
     if q.status:
         conditions.append(alerts.c.status == q.status)
     if q.alertname:
-        conditions.append(alerts.c.alertname == q.alertname)
+        conditions.append(alerts.c.alertname == q.alertname[:INDEXED_LABEL_CHARS])
     if q.severity:
-        conditions.append(alerts.c.severity == q.severity)
+        conditions.append(alerts.c.severity == q.severity[:INDEXED_LABEL_CHARS])
     if q.since:
         conditions.append(alerts.c.starts_at >= q.since)
     if q.until:
@@ -95,7 +95,12 @@ async def list_alerts(
     conn: AsyncConnection, q: AlertQuery, limit: int, after: Position | None
 ) -> Page:
     base = select(alerts).where(*_alert_conditions(q))
-    return await _scan(conn, base, alerts, "starts_at", limit, after, q.matchers)
+    exact = [
+        Matcher(name, "=", value)
+        for name, value in (("alertname", q.alertname), ("severity", q.severity))
+        if value and len(value) >= INDEXED_LABEL_CHARS  # the indexed copy is cut short
+    ]
+    return await _scan(conn, base, alerts, "starts_at", limit, after, [*q.matchers, *exact])
 
 
 async def list_incidents(

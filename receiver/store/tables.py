@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +57,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Label values have no length limit, but a btree entry does (Postgres: about 2.7 kB), so the
+# indexed copies of alertname and severity keep this many characters; reads re-check exactly.
+INDEXED_LABEL_CHARS = 200
+
+
+def group_hash(receiver: str, group_key: str) -> str:
+    """Index key of an Alertmanager group; a groupKey can be longer than an index allows."""
+    return hashlib.blake2b(f"{receiver}\x00{group_key}".encode(), digest_size=16).hexdigest()
+
+
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 
@@ -68,13 +79,13 @@ alerts = Table(
     "alerts",
     metadata,
     _id(),
-    Column("fingerprint", String(32), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
     Column("starts_at", UTCDateTime(), nullable=False),
     Column("ends_at", UTCDateTime()),
     Column("end_inferred", Boolean, nullable=False, server_default=text("false")),
     Column("status", String(16), nullable=False),
-    Column("alertname", String(255), nullable=False, server_default=""),
-    Column("severity", String(64), nullable=False, server_default=""),
+    Column("alertname", Text, nullable=False, server_default=""),
+    Column("severity", Text, nullable=False, server_default=""),
     Column("labels", Json, nullable=False),
     Column("annotations", Json, nullable=False),
     Column("generator_url", Text, nullable=False, server_default=""),
@@ -104,7 +115,8 @@ incidents = Table(
     "incidents",
     metadata,
     _id(),
-    Column("receiver", String(255), nullable=False),
+    Column("group_hash", String(32), nullable=False),
+    Column("receiver", Text, nullable=False),
     Column("group_key", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("group_labels", Json, nullable=False),
@@ -116,13 +128,12 @@ incidents = Table(
     Column("resolved_at", UTCDateTime()),
     Column("times_received", Integer, nullable=False, server_default=text("1")),
     Column("last_received_at", UTCDateTime(), nullable=False),
-    Index(None, "receiver", "group_key", "id"),
+    Index(None, "group_hash", "id"),
     Index(None, "opened_at", "id"),
     # At most one incident of a group is open at a time, whatever replicas do concurrently.
     Index(
         "uq_incidents_open_group",
-        "receiver",
-        "group_key",
+        "group_hash",
         unique=True,
         sqlite_where=text("status != 'resolved'"),
         postgresql_where=text("status != 'resolved'"),

@@ -207,6 +207,8 @@ async def get_incident(request: web.Request) -> web.Response:
 @web.middleware
 async def bad_queries(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
+        if any("\x00" in value for value in request.query.values()):
+            raise BadQuery("query parameters must not contain NUL characters (%00)")
         response: web.StreamResponse = await handler(request)
         return response
     except BadQuery as exc:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from receiver.alertmanager import Webhook
 from receiver.ingest import ingest
@@ -73,7 +73,7 @@ async def receive_alerts(request: web.Request) -> web.Response:
 
     try:
         summary = await ingest(request.app[WRITER], hook, datetime.now(UTC))
-    except (DBAPIError, SQLAlchemyError, OSError, TimeoutError) as exc:
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
         log.error("storage failed, asking Alertmanager to retry: %s", type(exc).__name__)
         log.debug("storage failure detail", exc_info=True)
         return error(
