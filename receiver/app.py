@@ -1,26 +1,60 @@
-"""create_app(settings): wires storage, ingest and the HTTP handlers; owns their lifetime."""
+"""create_app(settings): wires storage, ingest, the outbox and the HTTP handlers, and owns
+their lifetime (aiohttp cleanup contexts: storage opens first and closes last)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
+from receiver.config import FileConfig, load_config
+from receiver.notify.channels import secrets_of
+from receiver.notify.worker import Outbox
+from receiver.secrets import Masker, mask_logs, unmask_logs
 from receiver.settings import Settings
 from receiver.store import schema
 from receiver.store.engine import Writer, create_engine
-from receiver.web import api, health
-from receiver.web.keys import ENGINE, HEAD_REVISION, SETTINGS, WRITER
+from receiver.web import api, health, notifications, query
+from receiver.web.keys import (
+    CONFIG,
+    ENGINE,
+    HEAD_REVISION,
+    MASKER,
+    OUTBOX,
+    SETTINGS,
+    WRITER,
+)
 from receiver.web.responses import json_errors
 from receiver.web.webhook import receive_alerts
 
 log = logging.getLogger(__name__)
 
+OUTBOX_SHUTDOWN_SECONDS = 1.5
+
 
 def masked_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _secrets(settings: Settings, config: FileConfig) -> set[str]:
+    found = set(config.secrets) | secrets_of([u for urls in config.channels.values() for u in urls])
+    password = make_url(settings.database_url).password
+    if password:
+        found.add(str(password))
+    return found
+
+
+async def _masking(app: web.Application) -> AsyncIterator[None]:
+    mask_logs(app[MASKER])
+    yield
+    unmask_logs(app[MASKER])
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
@@ -38,11 +72,36 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
-def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[json_errors, api.bad_queries])
+async def _outbox(app: web.Application) -> AsyncIterator[None]:
+    replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    worker = Outbox(
+        app[ENGINE],
+        app[WRITER],
+        lambda: app[CONFIG],
+        app[SETTINGS].external_url,
+        app[MASKER],
+        replica,
+    )
+    app[OUTBOX] = worker
+    task = asyncio.create_task(worker.run(), name="outbox")
+    yield
+    await worker.stop(OUTBOX_SHUTDOWN_SECONDS)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def create_app(settings: Settings, config: FileConfig | None = None) -> web.Application:
+    """`config` defaults to the file named by settings.config (ConfigError if it is bad)."""
+    if config is None:
+        config = load_config(settings.config) if settings.config else FileConfig()
+    app = web.Application(middlewares=[json_errors, query.bad_queries])
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(_storage)
+    app[CONFIG] = config
+    app[MASKER] = Masker(_secrets(settings, config))
+    app.cleanup_ctx.extend([_masking, _storage, _outbox])
     app.router.add_post("/alerts", receive_alerts)
     api.add_routes(app)
+    notifications.add_routes(app)
     health.add_routes(app)
     return app

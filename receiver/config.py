@@ -8,13 +8,26 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
+
+from receiver.durations import parse_duration
+from receiver.matchers import Matcher, MatcherError, parse_matcher
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+Path_ = tuple[str | int, ...]
 
 
 class ConfigError(Exception):
@@ -25,13 +38,129 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-class FileConfig(BaseModel):
-    """Everything the file may hold; later capabilities add their sections here."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def _duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else value
 
 
-Path_ = tuple[str | int, ...]
+def _matcher(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_matcher(value)
+    except MatcherError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+MatcherField = Annotated[Matcher, BeforeValidator(_matcher)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Delivery(_Section):
+    """How hard the outbox tries, and how it protects itself from a dead channel."""
+
+    max_attempts: int = Field(12, ge=1)
+    max_age: Duration = timedelta(hours=6)
+    backoff: Duration = timedelta(seconds=5)
+    max_backoff: Duration = timedelta(minutes=5)
+    timeout: Duration = timedelta(seconds=30)
+    breaker_failures: int = Field(5, ge=1)
+    breaker_cooldown: Duration = timedelta(minutes=1)
+    concurrency: int = Field(8, ge=1, le=256)
+    reminder_check: Duration = timedelta(seconds=30)
+    poll_interval: Duration = timedelta(seconds=1)
+
+
+class Route(_Section):
+    match: list[MatcherField] = Field(default_factory=list)
+    channels: list[str] = Field(min_length=1)
+    send_resolved: bool = True
+    repeat_interval: Duration | None = None
+    continue_: bool = Field(False, alias="continue")
+    fallback: str | None = None
+    title: str | None = None
+    body: str | None = None
+    _title: Any = PrivateAttr(None)
+    _body: Any = PrivateAttr(None)
+
+    @field_validator("title", "body")
+    @classmethod
+    def _compiles(cls, source: str | None) -> str | None:
+        if source is not None:
+            from receiver.notify.render import compile_template
+
+            compile_template(source)
+        return source
+
+    def model_post_init(self, _context: Any) -> None:
+        from receiver.notify.render import compile_template
+
+        self._title = compile_template(self.title) if self.title else None
+        self._body = compile_template(self.body) if self.body else None
+
+    @property
+    def templates(self) -> tuple[Any, Any]:
+        """The compiled (title, body) overrides; None means the default template."""
+        return self._title, self._body
+
+
+def _url_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class FileConfig(_Section):
+    """Everything the configuration file may hold."""
+
+    channels: dict[str, Annotated[list[str], BeforeValidator(_url_list)]] = Field(
+        default_factory=dict
+    )
+    routes: list[Route] = Field(default_factory=list)
+    delivery: Delivery = Field(default_factory=Delivery)
+    _secrets: frozenset[str] = PrivateAttr(frozenset())
+
+    @field_validator("channels")
+    @classmethod
+    def _apprise_urls(cls, channels: dict[str, list[str]]) -> dict[str, list[str]]:
+        from receiver.notify.channels import check_url
+
+        for name, urls in channels.items():
+            if not urls:
+                raise ValueError(f"channel {name!r} has no URL; give it at least one")
+            for i, url in enumerate(urls, 1):
+                check_url(url, f"channel {name!r} URL #{i}")
+        return channels
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Values that came from ${VAR} expansion: secrets by the file's own say-so."""
+        return self._secrets
+
+    def references(self) -> list[tuple[Path_, str]]:
+        """Names that point at nothing: a route's channel or fallback that is not defined."""
+        problems: list[tuple[Path_, str]] = []
+        known = sorted(self.channels)
+        for i, route in enumerate(self.routes):
+            for j, channel in enumerate(route.channels):
+                if channel not in self.channels:
+                    problems.append(
+                        (
+                            ("routes", i, "channels", j),
+                            f"unknown channel {channel!r}; "
+                            f"define it under channels (defined: {', '.join(known) or 'none'})",
+                        )
+                    )
+            if route.fallback is not None and route.fallback not in self.channels:
+                problems.append(
+                    (
+                        ("routes", i, "fallback"),
+                        f"unknown fallback channel {route.fallback!r}; "
+                        f"define it under channels (defined: {', '.join(known) or 'none'})",
+                    )
+                )
+        return problems
 
 
 def _line_index(node: yaml.Node, path: Path_, index: dict[Path_, int]) -> None:
@@ -46,7 +175,7 @@ def _line_index(node: yaml.Node, path: Path_, index: dict[Path_, int]) -> None:
             _line_index(item, (*path, i), index)
 
 
-def _expand(value: Any, where: Path_, problems: list[str], line_of: Any) -> Any:
+def _expand(value: Any, where: Path_, problems: list[str], line_of: Any, used: set[str]) -> Any:
     if isinstance(value, str):
 
         def replace(m: re.Match[str]) -> str:
@@ -57,13 +186,14 @@ def _expand(value: Any, where: Path_, problems: list[str], line_of: Any) -> Any:
                     f"export it or write the value in place of ${{{name}}}"
                 )
                 return ""
+            used.add(os.environ[name])
             return os.environ[name]
 
         return _ENV_REF.sub(replace, value)
     if isinstance(value, dict):
-        return {k: _expand(v, (*where, k), problems, line_of) for k, v in value.items()}
+        return {k: _expand(v, (*where, k), problems, line_of, used) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, (*where, i), problems, line_of) for i, v in enumerate(value)]
+        return [_expand(v, (*where, i), problems, line_of, used) for i, v in enumerate(value)]
     return value
 
 
@@ -96,18 +226,25 @@ def load_config(path: Path) -> FileConfig:
         return str(path)
 
     problems: list[str] = []
-    data = _expand(data, (), problems, line_of)
+    used: set[str] = set()
+    data = _expand(data, (), problems, line_of, used)
     if problems:
         raise ConfigError(problems)
     try:
-        return FileConfig.model_validate(data)
+        config = FileConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError([_explain(e, line_of) for e in exc.errors()]) from exc
+    broken = config.references()
+    if broken:
+        raise ConfigError([f"{line_of(where)}: {message}" for where, message in broken])
+    config._secrets = frozenset(used)
+    return config
 
 
 def _explain(error: Any, line_of: Any) -> str:
-    loc = tuple(error["loc"])
+    loc = tuple("continue" if p == "continue_" else p for p in error["loc"])
     dotted = ".".join(str(p) for p in loc) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{line_of(loc)}: unknown key {dotted!r}; check its spelling or remove it"
-    return f"{line_of(loc)}: {dotted}: {error['msg']}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{line_of(loc)}: {dotted}: {message}"

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
         10 * 1024 * 1024, gt=0, description="largest webhook body accepted, in bytes"
     )
     migrate: bool = Field(True, description="upgrade the database schema on start")
+    external_url: str = Field(
+        "",
+        description="the URL people reach this service at, for links in messages "
+        "(e.g. https://alerts.example.com)",
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",
         description="SQLite durability: NORMAL survives a process crash, FULL a power loss",

@@ -18,7 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, Select
 
 from receiver.matchers import Matcher, matches_all
-from receiver.store.tables import INDEXED_LABEL_CHARS, alerts, events, incident_alerts, incidents
+from receiver.notify.render import AlertView, IncidentView
+from receiver.store.tables import (
+    INDEXED_LABEL_CHARS,
+    alerts,
+    events,
+    incident_alerts,
+    incidents,
+    notification_attempts,
+    notifications,
+)
 
 SCAN_BUDGET = 20_000
 _CHUNK = 500
@@ -207,3 +216,65 @@ async def incident_alerts_of(conn: AsyncConnection, incident_id: int) -> Sequenc
             .order_by(alerts.c.starts_at.desc(), alerts.c.id.desc())
         )
     ).all()
+
+
+async def incident_view(conn: AsyncConnection, incident_id: int) -> IncidentView | None:
+    """The incident as messages show it: its current state, with every alert."""
+    row = await get_incident(conn, incident_id)
+    if row is None:
+        return None
+    members = await incident_alerts_of(conn, incident_id)
+    return IncidentView(
+        id=row.id,
+        status=row.status,
+        receiver=row.receiver,
+        group_labels=row.group_labels,
+        common_labels=row.common_labels,
+        alertmanager_url=row.external_url,
+        opened_at=row.opened_at,
+        resolved_at=row.resolved_at,
+        alerts=[
+            AlertView(
+                id=m.id,
+                status=m.status,
+                labels=m.labels,
+                annotations=m.annotations,
+                starts_at=m.starts_at,
+                ends_at=m.ends_at,
+                end_inferred=m.end_inferred,
+                generator_url=m.generator_url,
+            )
+            for m in sorted(members, key=lambda m: (m.starts_at, m.id))
+        ],
+    )
+
+
+async def list_notifications(
+    conn: AsyncConnection,
+    incident_id: int | None,
+    channel: str | None,
+    status: str | None,
+    limit: int,
+    after: Position | None,
+) -> Page:
+    base = select(notifications)
+    if incident_id is not None:
+        base = base.where(notifications.c.incident_id == incident_id)
+    if channel:
+        base = base.where(notifications.c.channel == channel)
+    if status:
+        base = base.where(notifications.c.status == status)
+    return await _scan(conn, base, notifications, "created_at", limit, after, [])
+
+
+async def attempts_of(conn: AsyncConnection, ids: list[int]) -> dict[int, list[Row[Any]]]:
+    found: dict[int, list[Row[Any]]] = defaultdict(list)
+    if ids:
+        rows = await conn.execute(
+            select(notification_attempts)
+            .where(notification_attempts.c.notification_id.in_(ids))
+            .order_by(notification_attempts.c.id)
+        )
+        for row in rows:
+            found[row.notification_id].append(row)
+    return found

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -151,4 +152,49 @@ incident_alerts = Table(
     ),
     Column("alert_id", Id, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
     Index(None, "alert_id"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    _id(),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(255), nullable=False),
+    Column("route_index", Integer),
+    Column("kind", String(16), nullable=False),  # change | reminder | fallback
+    Column("change", Json, nullable=False),
+    Column("status", String(16), nullable=False),  # pending|sending|delivered|failed|superseded
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", UTCDateTime()),
+    Column("delivered_at", UTCDateTime()),
+    Column("superseded_by", Id),
+    Column("fallback_of", Id),
+    Column("last_error", Text),
+    Column("title", Text),
+    Column("body", Text),
+    Index(None, "status", "due_at"),
+    Index(None, "incident_id", "channel", "id"),
+    Index(None, "created_at", "id"),
+)
+
+notification_attempts = Table(
+    "notification_attempts",
+    metadata,
+    _id(),
+    Column(
+        "notification_id",
+        Id,
+        ForeignKey("notifications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("outcome", String(16), nullable=False),  # delivered | failed | timeout
+    Column("error", Text),
+    Column("services", Json, nullable=False),
+    Column("replica", String(64), nullable=False),
+    Index(None, "notification_id", "id"),
 )

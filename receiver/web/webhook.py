@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from receiver.alertmanager import Webhook
 from receiver.ingest import ingest
-from receiver.web.keys import SETTINGS, WRITER
+from receiver.web.keys import CONFIG, OUTBOX, SETTINGS, WRITER
 from receiver.web.responses import error, ok
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,8 @@ async def receive_alerts(request: web.Request) -> web.Response:
         return error(422, "webhook does not match Alertmanager's payload (version 4)", details)
 
     try:
-        summary = await ingest(request.app[WRITER], hook, datetime.now(UTC))
+        routes = request.app[CONFIG].routes
+        summary = await ingest(request.app[WRITER], hook, datetime.now(UTC), routes)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         log.error("storage failed, asking Alertmanager to retry: %s", type(exc).__name__)
         log.debug("storage failure detail", exc_info=True)
@@ -81,5 +82,7 @@ async def receive_alerts(request: web.Request) -> web.Response:
             "storage unavailable; the webhook was not stored, retry later",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
+    if summary.notifications:
+        request.app[OUTBOX].wake()
     log.debug("webhook %s/%s: %s", hook.receiver, hook.group_key, summary.as_json())
     return ok(summary.as_json())

@@ -1,0 +1,187 @@
+"""Incident steps of the webhook transaction: attach alerts to their group's incident,
+settle which incidents resolved, and report what changed for the notification step.
+
+An incident is (receiver, groupKey) from its first firing alert until all its alerts are
+resolved; the group firing again later opens a new one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from receiver.alertmanager import Webhook
+from receiver.change import Change
+from receiver.lifecycle import FIRING, RESOLVED, Delivered, Episode
+from receiver.store.tables import alerts, group_hash, incident_alerts, incidents
+
+OPEN = "open"
+
+
+@dataclass(frozen=True)
+class GroupOutcome:
+    incident_id: int | None
+    status: str | None
+    changes: dict[int, Change]  # per incident this webhook changed
+
+
+async def update_incidents(
+    conn: AsyncConnection,
+    hook: Webhook,
+    known: dict[str, list[Episode]],
+    delivered: list[Delivered],
+    received_at: datetime,
+) -> GroupOutcome:
+    carried = [d.episode for d in delivered if d.carried]
+    key = group_hash(hook.receiver, hook.group_key)
+    group = incidents.c.group_hash == key
+    open_id = await conn.scalar(
+        select(incidents.c.id).where(group, incidents.c.status != RESOLVED).with_for_update()
+    )
+    snapshot = {
+        "group_labels": dict(hook.group_labels),
+        "common_labels": dict(hook.common_labels),
+        "common_annotations": dict(hook.common_annotations),
+        "external_url": hook.external_url,
+        "truncated_alerts": hook.truncated_alerts,
+        "last_received_at": received_at,
+    }
+    opened = open_id is None
+    if open_id is not None:
+        await conn.execute(
+            update(incidents)
+            .where(incidents.c.id == open_id)
+            .values(times_received=incidents.c.times_received + 1, **snapshot)
+        )
+        members = carried
+        incident_id: int | None = open_id
+    else:
+        if any(e.status == FIRING for e in carried):
+            members = carried
+        else:  # only late resolved copies: keep those no incident of the group holds yet
+            members = await _not_yet_in_group(conn, carried, group)
+        incident_id = None
+        if members:
+            incident_id = await conn.scalar(
+                insert(incidents)
+                .values(
+                    group_hash=key,
+                    receiver=hook.receiver,
+                    group_key=hook.group_key,
+                    status=OPEN,
+                    opened_at=received_at,
+                    **snapshot,
+                )
+                .returning(incidents.c.id)
+            )
+    joined: set[int] = set()
+    if incident_id is not None:
+        added = await _add_members(conn, incident_id, members)
+        joined = {e.id for e in members if e.id in added and e.status == FIRING and e.id}
+
+    resolved_now = {
+        e.id for group_ in known.values() for e in group_ if "status" in e.dirty and e.id
+    }
+    holding = await _open_incidents_holding(conn, resolved_now)
+    if incident_id is not None:
+        holding.setdefault(incident_id, set())
+    may_resolve_group = not (hook.truncated_alerts > 0 and hook.status == FIRING)
+    status = None
+    changes: dict[int, Change] = {}
+    for candidate in sorted(holding):
+        settled = await _settle(conn, candidate, may_resolve_group or candidate != incident_id)
+        if candidate == incident_id:
+            status = settled
+        change = Change(
+            opened=opened and candidate == incident_id,
+            joined=frozenset(joined if candidate == incident_id else ()),
+            resolved=frozenset(holding[candidate]),
+            incident_resolved=settled == RESOLVED,
+        )
+        if change != Change():
+            changes[candidate] = change
+    return GroupOutcome(incident_id, status, changes)
+
+
+async def _not_yet_in_group(
+    conn: AsyncConnection, episodes: list[Episode], group: Any
+) -> list[Episode]:
+    if not episodes:
+        return []
+    held = set(
+        await conn.scalars(
+            select(incident_alerts.c.alert_id)
+            .join(incidents, incidents.c.id == incident_alerts.c.incident_id)
+            .where(group, incident_alerts.c.alert_id.in_([e.id for e in episodes]))
+        )
+    )
+    return [e for e in episodes if e.id not in held]
+
+
+async def _add_members(conn: AsyncConnection, incident_id: int, members: list[Episode]) -> set[int]:
+    """Attach alerts not attached yet; answer which ones were new to the incident."""
+    ids = {e.id for e in members if e.id is not None}
+    if not ids:
+        return set()
+    present = set(
+        await conn.scalars(
+            select(incident_alerts.c.alert_id).where(
+                incident_alerts.c.incident_id == incident_id,
+                incident_alerts.c.alert_id.in_(ids),
+            )
+        )
+    )
+    added = ids - present
+    if added:
+        await conn.execute(
+            insert(incident_alerts),
+            [{"incident_id": incident_id, "alert_id": i} for i in sorted(added)],
+        )
+    return added
+
+
+async def _open_incidents_holding(
+    conn: AsyncConnection, alert_ids: set[int]
+) -> dict[int, set[int]]:
+    holding: dict[int, set[int]] = {}
+    if alert_ids:
+        rows = await conn.execute(
+            select(incident_alerts.c.incident_id, incident_alerts.c.alert_id)
+            .join(incidents, incidents.c.id == incident_alerts.c.incident_id)
+            .where(incident_alerts.c.alert_id.in_(alert_ids), incidents.c.status != RESOLVED)
+        )
+        for incident_id, alert_id in rows:
+            holding.setdefault(incident_id, set()).add(alert_id)
+    return holding
+
+
+async def _settle(conn: AsyncConnection, incident_id: int, may_resolve: bool) -> str:
+    """An incident resolves when none of its alerts is firing any more."""
+    status: str | None = await conn.scalar(
+        select(incidents.c.status).where(incidents.c.id == incident_id).with_for_update()
+    )
+    assert status is not None
+    if status == RESOLVED or not may_resolve:
+        return status
+    firing, last_end = (
+        await conn.execute(
+            select(
+                func.count().filter(alerts.c.status == FIRING),
+                func.max(alerts.c.ends_at),
+            )
+            .select_from(incident_alerts.join(alerts, alerts.c.id == incident_alerts.c.alert_id))
+            .where(incident_alerts.c.incident_id == incident_id)
+        )
+    ).one()
+    if firing:
+        return status
+    await conn.execute(
+        update(incidents)
+        .where(incidents.c.id == incident_id)
+        .values(status=RESOLVED, resolved_at=last_end)
+    )
+    return RESOLVED

@@ -1,0 +1,115 @@
+"""Channels: named sets of Apprise URLs, and one send through them.
+
+Apprise does blocking I/O; `Apprise.async_notify` runs each service's send in Apprise's
+own thread pool, never on the event loop. A fresh Apprise object per send sidesteps the
+per-object throttle of some plugins (email waits 5.5 s between two sends on one object):
+our own pacing is one message per incident change, and the retry policy is ours too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import apprise
+
+from receiver.notify.render import Message
+from receiver.secrets import Masker, url_secrets
+
+_NOTIFY_TYPES = {
+    "info": apprise.NotifyType.INFO,
+    "success": apprise.NotifyType.SUCCESS,
+    "warning": apprise.NotifyType.WARNING,
+    "failure": apprise.NotifyType.FAILURE,
+}
+
+
+def _instantiate(url: str) -> apprise.plugins.NotifyBase | None:
+    return apprise.Apprise.instantiate(url)
+
+
+def check_url(url: str, label: str) -> None:
+    """Validate without any network traffic; the message never repeats the URL itself."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if not scheme:
+        raise ValueError(f"{label} is not a URL; write it like slack://... or mailto://...")
+    if _instantiate(url) is None:
+        raise ValueError(
+            f"{label} ({scheme}://...) is not a URL Apprise can use: check the scheme and the "
+            "parts that service requires (see Apprise's documentation for the service)"
+        )
+
+
+def masked_url(url: str) -> str:
+    plugin = _instantiate(url)
+    if plugin is None:
+        return "(invalid URL)"
+    return str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
+
+
+def secrets_of(urls: list[str]) -> set[str]:
+    found: set[str] = set()
+    for url in urls:
+        found |= url_secrets(url, masked_url(url))
+    return found
+
+
+@dataclass(frozen=True)
+class ServiceOutcome:
+    url: str  # masked
+    ok: bool
+    status: str
+    errors: list[str]
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    ok: bool
+    status: str  # delivered | failed | timeout
+    seconds: float
+    services: list[ServiceOutcome]
+
+    @property
+    def error(self) -> str | None:
+        if self.ok:
+            return None
+        lines = [
+            f"{s.url}: {s.status}: {'; '.join(s.errors) or 'no detail'}" for s in self.services
+        ]
+        return "\n".join(lines) or self.status
+
+    def as_json(self) -> list[dict[str, object]]:
+        return [
+            {"url": s.url, "ok": s.ok, "status": s.status, "errors": s.errors}
+            for s in self.services
+        ]
+
+
+async def send(urls: list[str], message: Message, deadline: timedelta, mask: Masker) -> SendOutcome:
+    notifier = apprise.Apprise()
+    for url in urls:
+        notifier.add(url)
+    started = time.monotonic()
+    result = await notifier.async_notify(
+        body=message.body,
+        title=message.title,
+        notify_type=_NOTIFY_TYPES[message.severity],
+        body_format=apprise.NotifyFormat.MARKDOWN,
+        timeout=deadline.total_seconds(),
+        log_level=logging.WARNING,
+    )
+    seconds = time.monotonic() - started
+    services = [
+        ServiceOutcome(
+            url=mask(service.url),
+            ok=bool(service),
+            status=service.status.name.lower(),
+            errors=[mask(entry.message) for entry in service.logs()],
+        )
+        for service in result
+    ]
+    ok = bool(result) and all(s.ok for s in services)
+    status = "delivered" if ok else ("timeout" if result.status.name == "TIMEOUT" else "failed")
+    return SendOutcome(ok, status, seconds, services)

@@ -1,0 +1,214 @@
+"""Turn an incident change into a message: title and Markdown body, from Jinja2 templates.
+
+Templates run in Jinja2's sandbox, since routes may carry their own. The default ones are
+meant to be good enough that nobody needs to write one: what changed first, then each
+alert with what tells it apart from its siblings, and the links an on-call person clicks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.resources import files
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from receiver.change import Change
+from receiver.durations import format_duration
+
+_ENV = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, autoescape=False)
+
+_TEMPLATES = files("receiver.notify") / "templates"
+DEFAULT_TITLE = (_TEMPLATES / "title.md.j2").read_text(encoding="utf-8")
+DEFAULT_BODY = (_TEMPLATES / "body.md.j2").read_text(encoding="utf-8")
+
+
+class TemplateError(ValueError):
+    """A template that does not compile; the message says where."""
+
+
+def compile_template(source: str) -> Any:
+    try:
+        return _ENV.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template line {exc.lineno}: {exc.message}") from exc
+
+
+_DEFAULT_TITLE = compile_template(DEFAULT_TITLE)
+_DEFAULT_BODY = compile_template(DEFAULT_BODY)
+
+
+@dataclass(frozen=True)
+class AlertView:
+    id: int
+    status: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime | None
+    end_inferred: bool
+    generator_url: str
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    id: int
+    status: str
+    receiver: str
+    group_labels: dict[str, str]
+    common_labels: dict[str, str]
+    alertmanager_url: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    alerts: list[AlertView]
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+    severity: str  # apprise notify type: info, success, warning, failure
+
+
+def safe_link(url: str) -> str | None:
+    """Only http(s) URLs become links: a `javascript:` annotation must not."""
+    return url if url.lower().startswith(("http://", "https://")) else None
+
+
+def _matcher_filter(labels: dict[str, str]) -> str:
+    escaped = (v.replace("\\", "\\\\").replace('"', '\\"') for v in labels.values())
+    return "{" + ",".join(f'{k}="{v}"' for k, v in zip(labels, escaped, strict=True)) + "}"
+
+
+def silence_url(alertmanager_url: str, labels: dict[str, str]) -> str | None:
+    base = safe_link(alertmanager_url.rstrip("/"))
+    if base is None or not labels:
+        return None
+    return f"{base}/#/silences/new?filter={quote(_matcher_filter(labels), safe='')}"
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _links(pairs: list[tuple[str, str | None]]) -> str:
+    return " · ".join(f"[{name}]({url})" for name, url in pairs if url)
+
+
+def _alert_context(
+    alert: AlertView, common: dict[str, str], change: Change, am_url: str, now: datetime
+) -> dict[str, Any]:
+    distinct = {k: v for k, v in alert.labels.items() if common.get(k) != v}
+    runbook = next(
+        (
+            link
+            for key in ("runbook_url", "runbook", "playbook")
+            if (link := safe_link(alert.annotations.get(key, "")))
+        ),
+        None,
+    )
+    return {
+        "id": alert.id,
+        "status": alert.status,
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "summary": alert.annotations.get("summary") or alert.labels.get("alertname", "alert"),
+        "description": alert.annotations.get("description", ""),
+        "distinct_labels": ", ".join(f"{k}={v}" for k, v in sorted(distinct.items())),
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+        "end_inferred": alert.end_inferred,
+        "starts_at_text": _time(alert.starts_at),
+        "duration": format_duration((alert.ends_at or now) - alert.starts_at),
+        "is_new": alert.id in change.joined,
+        "just_resolved": alert.id in change.resolved,
+        "source_url": safe_link(alert.generator_url),
+        "silence_url": silence_url(am_url, alert.labels),
+        "runbook_url": runbook,
+        "links": _links(
+            [
+                ("source", safe_link(alert.generator_url)),
+                ("silence", silence_url(am_url, alert.labels)),
+                ("runbook", runbook),
+            ]
+        ),
+    }
+
+
+def render_context(
+    incident: IncidentView, change: Change, external_url: str, now: datetime
+) -> dict[str, Any]:
+    """Everything a template may use; documented in docs/notifications.md."""
+    common = incident.common_labels
+    alerts = [
+        _alert_context(a, common, change, incident.alertmanager_url, now) for a in incident.alerts
+    ]
+    name = common.get("alertname") or incident.group_labels.get("alertname") or "alerts"
+    qualifiers = [v for k, v in incident.group_labels.items() if k != "alertname"]
+    if "severity" in common and common["severity"] not in qualifiers:
+        qualifiers.append(common["severity"])
+    incident_url = (
+        f"{external_url.rstrip('/')}/incidents/{incident.id}" if safe_link(external_url) else None
+    )
+    ended = incident.resolved_at if incident.status == "resolved" else None
+    return {
+        "incident": {
+            "id": incident.id,
+            "status": incident.status,
+            "receiver": incident.receiver,
+            "name": name,
+            "qualifier": ", ".join(qualifiers),
+            "group_labels": incident.group_labels,
+            "common_labels": common,
+            "opened_at": incident.opened_at,
+            "resolved_at": incident.resolved_at,
+            "age": format_duration((ended or now) - incident.opened_at),
+            "url": incident_url,
+            "silence_url": silence_url(incident.alertmanager_url, incident.group_labels),
+            "alertmanager_url": safe_link(incident.alertmanager_url),
+            "links": _links(
+                [
+                    ("incident", incident_url),
+                    (
+                        "silence group",
+                        silence_url(incident.alertmanager_url, incident.group_labels),
+                    ),
+                    ("Alertmanager", safe_link(incident.alertmanager_url)),
+                ]
+            ),
+        },
+        "alerts": alerts,
+        "firing": [a for a in alerts if a["status"] == "firing"],
+        "resolved": [
+            a for a in alerts if a["status"] == "resolved" and (a["just_resolved"] or ended)
+        ],
+        "change": {
+            "opened": change.opened,
+            "joined": [a for a in alerts if a["is_new"]],
+            "resolved": [a for a in alerts if a["just_resolved"]],
+            "incident_resolved": change.incident_resolved,
+            "reminder": change.reminder,
+        },
+        "external_url": external_url,
+    }
+
+
+def render(
+    incident: IncidentView,
+    change: Change,
+    external_url: str,
+    now: datetime,
+    title_template: Any = None,
+    body_template: Any = None,
+) -> Message:
+    context = render_context(incident, change, external_url, now)
+    title = (title_template or _DEFAULT_TITLE).render(context).strip()
+    body = (body_template or _DEFAULT_BODY).render(context).strip() + "\n"
+    if incident.status == "resolved":
+        severity = "success"
+    else:
+        severity = "failure" if incident.common_labels.get("severity") == "critical" else "warning"
+    return Message(" ".join(title.split()), body, severity)

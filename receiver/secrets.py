@@ -1,0 +1,82 @@
+"""Secrets never leave the process: every text that goes out is masked first.
+
+A secret is a value that came from `${VAR}` in the config file, a part of an Apprise URL
+that Apprise itself hides in its privacy form, or the database password. The masker
+replaces each occurrence with `***` in log records (all of them, through the record
+factory, so that no handler can bypass it), attempt errors and API output.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+MASK = "***"
+_MIN_SECRET = 3
+_TOKENS = re.compile(r"[^/:@?&=#,;+\s]+")
+
+
+def url_secrets(raw: str, private: str) -> set[str]:
+    """The parts of `raw` that its privacy form (Apprise's `url(privacy=True)`) hides:
+    user, password, host, path segments and query values it does not show as they are."""
+    shown = set(_TOKENS.findall(unquote(private)))
+    parts = urlsplit(raw)
+    candidates = [parts.username, parts.password]
+    candidates += parts.netloc.rsplit("@", 1)[-1].split(":")  # host, and what sits as port
+    candidates += parts.path.split("/")
+    candidates += [value for _key, value in parse_qsl(parts.query)]
+    found = set()
+    for candidate in candidates:
+        if not candidate:
+            continue
+        for form in {candidate, unquote(candidate)}:
+            if len(form) >= _MIN_SECRET and not set(_TOKENS.findall(form)) <= shown:
+                found.add(form)
+    return found
+
+
+class Masker:
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.update(secrets)
+
+    def update(self, secrets: Iterable[str]) -> None:
+        kept = sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, kept))) if kept else None
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub(MASK, text) if self._pattern else text
+
+
+_ACTIVE: list[Masker] = []
+_original_factory = logging.getLogRecordFactory()
+
+
+def _masked_record(*args: object, **kwargs: object) -> logging.LogRecord:
+    record = _original_factory(*args, **kwargs)
+    if not _ACTIVE:
+        return record
+    message = record.getMessage()
+    masked = message
+    for mask in _ACTIVE:
+        masked = mask(masked)
+    if masked != message:
+        record.msg, record.args = masked, None
+    if record.exc_info and record.exc_info[1] is not None:
+        text = logging.Formatter().formatException(record.exc_info)
+        for mask in _ACTIVE:
+            text = mask(text)
+        record.exc_text = text
+    return record
+
+
+def mask_logs(masker: Masker) -> None:
+    """Mask every log record from now on, whoever logs it and wherever it goes."""
+    if logging.getLogRecordFactory() is not _masked_record:
+        logging.setLogRecordFactory(_masked_record)
+    _ACTIVE.append(masker)
+
+
+def unmask_logs(masker: Masker) -> None:
+    _ACTIVE.remove(masker)

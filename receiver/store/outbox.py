@@ -1,0 +1,307 @@
+"""The outbox: notifications decided at ingest, claimed by a sender, finished with a log.
+
+Claims use `FOR UPDATE SKIP LOCKED` on Postgres, so replicas never claim the same row; on
+SQLite the writer is exclusive anyway. A claim is a lease: a replica that dies mid-send
+leaves a row whose lease runs out, and any replica takes it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from receiver.change import Change
+from receiver.config import Route
+from receiver.routing import matching_routes, plan, routing_labels
+from receiver.store.tables import incidents, notification_attempts, notifications
+
+PENDING, SENDING, DELIVERED, FAILED, SUPERSEDED = (
+    "pending",
+    "sending",
+    "delivered",
+    "failed",
+    "superseded",
+)
+
+
+async def record_changes(
+    conn: AsyncConnection, changes: dict[int, Change], routes: list[Route], now: datetime
+) -> int:
+    """Queue one notification per (incident change, channel) the routes ask for."""
+    if not changes or not routes:
+        return 0
+    rows = await conn.execute(
+        select(incidents.c.id, incidents.c.receiver, incidents.c.common_labels).where(
+            incidents.c.id.in_(changes)
+        )
+    )
+    queued = []
+    for incident_id, receiver, common_labels in rows:
+        change = changes[incident_id]
+        matched = matching_routes(routes, routing_labels(common_labels, receiver))
+        for planned in plan(change, matched):
+            queued.append(
+                _row(incident_id, planned.channel, planned.route_index, "change", change, now)
+            )
+    if queued:
+        await conn.execute(insert(notifications), queued)
+    return len(queued)
+
+
+def _row(
+    incident_id: int,
+    channel: str,
+    route_index: int | None,
+    kind: str,
+    change: Change,
+    now: datetime,
+    fallback_of: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "incident_id": incident_id,
+        "channel": channel,
+        "route_index": route_index,
+        "kind": kind,
+        "change": change.as_json(),
+        "status": PENDING,
+        "created_at": now,
+        "due_at": now,
+        "fallback_of": fallback_of,
+    }
+
+
+async def open_incidents(conn: AsyncConnection) -> list[Any]:
+    rows = await conn.execute(
+        select(
+            incidents.c.id,
+            incidents.c.receiver,
+            incidents.c.group_key,
+            incidents.c.common_labels,
+            incidents.c.opened_at,
+        ).where(incidents.c.status == "open")
+    )
+    return list(rows)
+
+
+async def record_reminders(
+    conn: AsyncConnection, candidates: list[Any], routes: list[Route], now: datetime
+) -> int:
+    """A reminder per channel whose route's repeat_interval passed since the last message."""
+    queued = []
+    for incident in candidates:
+        status = await conn.scalar(select(incidents.c.status).where(incidents.c.id == incident.id))
+        if status != "open":  # resolved or acknowledged since the candidates were listed
+            continue
+        matched = matching_routes(routes, routing_labels(incident.common_labels, incident.receiver))
+        for index, route in matched:
+            if route.repeat_interval is None:
+                continue
+            for channel in route.channels:
+                last = await conn.scalar(
+                    select(func.max(notifications.c.created_at)).where(
+                        notifications.c.incident_id == incident.id,
+                        notifications.c.channel == channel,
+                    )
+                )
+                if now - (last or incident.opened_at) >= route.repeat_interval:
+                    reminder = Change(reminder=True)
+                    queued.append(_row(incident.id, channel, index, "reminder", reminder, now))
+    if queued:
+        await conn.execute(insert(notifications), queued)
+    return len(queued)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    incident_id: int
+    channel: str
+    route_index: int | None
+    kind: str
+    change: Change
+    attempts: int
+    created_at: datetime
+
+
+async def claim(
+    conn: AsyncConnection,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    replica: str,
+    skip_channels: set[str],
+) -> list[Claimed]:
+    """Take due notifications (and expired leases); fold piled-up ones into the newest."""
+    sending_now = notifications.alias("sending_now")
+    due = or_(
+        and_(notifications.c.status == PENDING, notifications.c.due_at <= now),
+        and_(notifications.c.status == SENDING, notifications.c.claimed_until < now),
+    )
+    busy_pair = exists().where(
+        sending_now.c.incident_id == notifications.c.incident_id,
+        sending_now.c.channel == notifications.c.channel,
+        sending_now.c.status == SENDING,
+        sending_now.c.claimed_until >= now,
+    )
+    query = (
+        select(notifications.c.id)
+        .where(due, ~busy_pair)
+        .order_by(notifications.c.due_at, notifications.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=notifications)
+    )
+    if skip_channels:
+        query = query.where(notifications.c.channel.not_in(skip_channels))
+    ids = list(await conn.scalars(query))
+    if not ids:
+        return []
+    rows = (await conn.execute(select(notifications).where(notifications.c.id.in_(ids)))).all()
+    newest: dict[tuple[int, str], Any] = {}
+    for row in sorted(rows, key=lambda r: r.id):
+        newest[(row.incident_id, row.channel)] = row
+    claimed = []
+    for (incident_id, channel), row in newest.items():
+        change = await _fold_pile(conn, row, incident_id, channel, now)
+        await conn.execute(
+            update(notifications)
+            .where(notifications.c.id == row.id)
+            .values(
+                status=SENDING,
+                claimed_by=replica,
+                claimed_until=now + lease,
+                change=change.as_json(),
+            )
+        )
+        claimed.append(
+            Claimed(
+                row.id,
+                incident_id,
+                channel,
+                row.route_index,
+                row.kind,
+                change,
+                row.attempts,
+                row.created_at,
+            )
+        )
+    return claimed
+
+
+async def _fold_pile(
+    conn: AsyncConnection, keep: Any, incident_id: int, channel: str, now: datetime
+) -> Change:
+    """Undelivered other notifications of the same incident and channel become one: the
+    pending ones and those whose sender's lease ran out (no live sender: see `claim`)."""
+    pile = (
+        await conn.execute(
+            select(notifications.c.id, notifications.c.change).where(
+                notifications.c.incident_id == incident_id,
+                notifications.c.channel == channel,
+                notifications.c.id != keep.id,
+                or_(
+                    notifications.c.status == PENDING,
+                    and_(notifications.c.status == SENDING, notifications.c.claimed_until < now),
+                ),
+            )
+        )
+    ).all()
+    change = Change.from_json(keep.change)
+    if not pile:
+        return change
+    for row in pile:
+        change = Change.from_json(row.change).merge(change)
+    await conn.execute(
+        update(notifications)
+        .where(notifications.c.id.in_([row.id for row in pile]))
+        .values(status=SUPERSEDED, superseded_by=keep.id, claimed_by=None, claimed_until=None)
+    )
+    return change
+
+
+@dataclass(frozen=True)
+class Attempt:
+    started_at: datetime
+    seconds: float
+    outcome: str  # delivered | failed | timeout
+    error: str | None
+    services: list[dict[str, Any]]
+    title: str
+    body: str
+
+
+async def finish(
+    conn: AsyncConnection,
+    claimed: Claimed,
+    attempt: Attempt,
+    replica: str,
+    retry_at: datetime | None,
+    fallback: str | None,
+) -> None:
+    """Log the attempt, then: delivered; or pending again at `retry_at`; or failed, with
+    the route's fallback channel queued."""
+    await conn.execute(
+        insert(notification_attempts).values(
+            notification_id=claimed.id,
+            started_at=attempt.started_at,
+            seconds=attempt.seconds,
+            outcome=attempt.outcome,
+            error=attempt.error,
+            services=attempt.services,
+            replica=replica,
+        )
+    )
+    values: dict[str, Any] = {
+        "attempts": claimed.attempts + 1,
+        "claimed_by": None,
+        "claimed_until": None,
+        "title": attempt.title,
+        "body": attempt.body,
+        "last_error": attempt.error,
+    }
+    if attempt.outcome == DELIVERED:
+        values.update(status=DELIVERED, delivered_at=attempt.started_at)
+    elif retry_at is not None:
+        values.update(status=PENDING, due_at=retry_at)
+    else:
+        values.update(status=FAILED)
+    await conn.execute(update(notifications).where(notifications.c.id == claimed.id).values(values))
+    if values["status"] == FAILED and fallback is not None:
+        now = attempt.started_at
+        row = _row(
+            claimed.incident_id,
+            fallback,
+            claimed.route_index,
+            "fallback",
+            claimed.change,
+            now,
+            fallback_of=claimed.id,
+        )
+        await conn.execute(insert(notifications).values(row))
+
+
+async def release(conn: AsyncConnection, ids: list[int], due_at: datetime) -> None:
+    """Hand claimed rows back without an attempt (shutdown, or a breaker still probing)."""
+    if ids:
+        await conn.execute(
+            update(notifications)
+            .where(notifications.c.id.in_(ids), notifications.c.status == SENDING)
+            .values(status=PENDING, due_at=due_at, claimed_by=None, claimed_until=None)
+        )
+
+
+async def retry(conn: AsyncConnection, notification_id: int, now: datetime) -> str | None:
+    """Re-queue a failed notification; answers its status before, or None if unknown."""
+    status: str | None = await conn.scalar(
+        select(notifications.c.status).where(notifications.c.id == notification_id)
+    )
+    if status == FAILED:
+        await conn.execute(
+            update(notifications)
+            .where(notifications.c.id == notification_id)
+            .values(status=PENDING, due_at=now, attempts=0)
+        )
+    return status
