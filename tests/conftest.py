@@ -21,7 +21,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.engine import make_url
 
 from receiver.app import create_app
+from receiver.config import load_config
 from receiver.settings import Settings
+from tests.sinks import JsonSink, SmtpSink, start_json_sink, start_smtp_sink
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get(
@@ -109,3 +111,51 @@ async def client(
 ) -> AsyncIterator[Client]:
     """The receiver, started for real (migrations included) on 127.0.0.1 and a free port."""
     return await aiohttp_client(create_app(settings))
+
+
+FAST_DELIVERY = """
+delivery:
+  backoff: 50ms
+  max_backoff: 200ms
+  poll_interval: 50ms
+  reminder_check: 100ms
+  breaker_failures: 3
+  breaker_cooldown: 400ms
+  timeout: 5s
+"""
+
+MakeReceiver = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+def make_receiver(
+    aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings, tmp_path: Any
+) -> MakeReceiver:
+    """A receiver with a configuration file written from `yaml` (fast delivery timings
+    unless the text has its own `delivery:` section)."""
+    count = 0
+
+    async def make(yaml: str, **overrides: Any) -> Client:
+        nonlocal count
+        count += 1
+        path = tmp_path / f"receiver-{count}.yml"
+        path.write_text(yaml if "delivery:" in yaml else yaml + FAST_DELIVERY)
+        app = create_app(settings.model_copy(update=overrides), load_config(path))
+        return await aiohttp_client(app)
+
+    return make
+
+
+@pytest.fixture
+async def json_sink() -> AsyncIterator[JsonSink]:
+    sink = await start_json_sink()
+    yield sink
+    assert sink.server is not None
+    await sink.server.close()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    sink = start_smtp_sink()
+    yield sink
+    sink.controller.stop()

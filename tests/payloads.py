@@ -44,10 +44,17 @@ def webhook(
         "status": status,
         "alerts": list(alerts),
         "groupLabels": {"alertname": group},
-        "commonLabels": {"alertname": group},
-        "commonAnnotations": {},
+        "commonLabels": _common([a["labels"] for a in alerts]),
+        "commonAnnotations": _common([a["annotations"] for a in alerts]),
         "externalURL": external_url,
         "version": "4",
         "groupKey": f'{{}}:{{alertname="{group}"}}',
         "truncatedAlerts": truncated,
     }
+
+
+def _common(sets: list[dict[str, str]]) -> dict[str, str]:
+    """What Alertmanager puts in commonLabels/commonAnnotations: pairs every alert shares."""
+    if not sets:
+        return {}
+    return {k: v for k, v in sets[0].items() if all(s.get(k) == v for s in sets[1:])}
