@@ -15,9 +15,8 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from receiver.config import FileConfig, load_config
-from receiver.notify.channels import secrets_of
 from receiver.notify.worker import Outbox
-from receiver.secrets import Masker, mask_logs, unmask_logs
+from receiver.secrets import Masker, masking
 from receiver.settings import Settings
 from receiver.store import schema
 from receiver.store.engine import Writer, create_engine
@@ -44,7 +43,7 @@ def masked_url(url: str) -> str:
 
 
 def _secrets(settings: Settings, config: FileConfig) -> set[str]:
-    found = set(config.secrets) | secrets_of([u for urls in config.channels.values() for u in urls])
+    found = set(config.secrets)
     password = make_url(settings.database_url).password
     if password:
         found.add(str(password))
@@ -52,9 +51,8 @@ def _secrets(settings: Settings, config: FileConfig) -> set[str]:
 
 
 async def _masking(app: web.Application) -> AsyncIterator[None]:
-    mask_logs(app[MASKER])
-    yield
-    unmask_logs(app[MASKER])
+    with masking(app[MASKER]):
+        yield
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:

@@ -1,4 +1,8 @@
-"""alert-receiver: serve | migrate | check-config. Flags win over RECEIVER_* variables."""
+"""alert-receiver: serve | migrate | check-config | render | notify-test.
+
+Flags win over RECEIVER_* variables. Imports are deferred into each command so that
+`--help` and `check-config` answer fast.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,14 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from receiver.settings import Settings
+
+if TYPE_CHECKING:
+    from receiver.config import FileConfig
 
 log = logging.getLogger("receiver")
 
@@ -64,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 5001; 0: any free)")
     serve.add_argument("--config", type=Path, metavar="FILE", help="YAML configuration file")
     serve.add_argument(
+        "--external-url",
+        metavar="URL",
+        help="the URL people reach this service at, for links in messages",
+    )
+    serve.add_argument(
         "--max-body-bytes", type=int, metavar="N", help="largest webhook accepted (10 MiB)"
     )
     serve.add_argument(
@@ -93,6 +105,43 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--config", type=Path, metavar="FILE", help="YAML configuration file")
     _add_storage_flags(check)
+
+    render = commands.add_parser(
+        "render",
+        help="print the messages a webhook payload would send, without sending",
+        description="Read an Alertmanager webhook payload (JSON) and print, per channel, "
+        "the message the receiver would send for it, as if it opened the incident. "
+        "Nothing is stored or sent.",
+        argument_default=argparse.SUPPRESS,
+    )
+    render.add_argument(
+        "--payload",
+        type=Path,
+        metavar="FILE",
+        required=True,
+        help="webhook JSON, as Alertmanager posts it ('-' reads stdin)",
+    )
+    render.add_argument(
+        "--route",
+        type=int,
+        metavar="N",
+        help="use route N (0 is the first) instead of the routing rules",
+    )
+    render.add_argument("--config", type=Path, metavar="FILE", help="YAML configuration file")
+    render.add_argument("--external-url", metavar="URL", help="this service's URL, for links")
+    render.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+
+    test = commands.add_parser(
+        "notify-test",
+        help="send a test message through one channel and report each URL's outcome",
+        description="Send a short test message through every URL of CHANNEL (from the "
+        "configuration file) and print what each service answered, URLs masked. Exit "
+        "status 1 when any URL failed.",
+        argument_default=argparse.SUPPRESS,
+    )
+    test.add_argument("channel", metavar="CHANNEL", help="a channel name from the config file")
+    test.add_argument("--config", type=Path, metavar="FILE", help="YAML configuration file")
+    test.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     return parser
 
 
@@ -110,7 +159,7 @@ def _settings(flags: dict[str, Any]) -> Settings:
         raise SystemExit(2) from exc
 
 
-_CHATTY_LOGGERS = ("aiosqlite", "asyncio", "alembic.runtime.plugins")
+_CHATTY_LOGGERS = ("aiosqlite", "asyncio", "alembic.runtime.plugins", "apprise")
 
 
 def _setup_logging(level: str) -> None:
@@ -126,14 +175,37 @@ def _setup_logging(level: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = vars(_parser().parse_args(argv))
     command = args.pop("command")
+    payload, route, channel = (
+        args.pop("payload", None),
+        args.pop("route", None),
+        args.pop("channel", None),
+    )
     settings = _settings(args)
     _setup_logging(settings.log_level)
     if command == "serve":
         asyncio.run(_serve(settings))
     elif command == "migrate":
         asyncio.run(_migrate(settings))
+    elif command == "render":
+        raise SystemExit(_render(settings, payload, route))
+    elif command == "notify-test":
+        raise SystemExit(asyncio.run(_notify_test(settings, channel)))
     else:
         raise SystemExit(_check_config(settings))
+
+
+def _load(settings: Settings) -> FileConfig:
+    """The configuration file, or exit 1 with every problem on stderr."""
+    from receiver.config import ConfigError, FileConfig, load_config
+
+    if settings.config is None:
+        return FileConfig()
+    try:
+        return load_config(settings.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        raise SystemExit(1) from exc
 
 
 async def _migrate(settings: Settings) -> None:
@@ -151,37 +223,122 @@ async def _migrate(settings: Settings) -> None:
 
 def _check_config(settings: Settings) -> int:
     from receiver.app import masked_url
-    from receiver.config import ConfigError, load_config
+    from receiver.durations import format_duration
+    from receiver.notify.channels import masked_url as masked_channel_url
+    from receiver.secrets import Masker
 
-    if settings.config is not None:
-        try:
-            load_config(settings.config)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                print(problem, file=sys.stderr)
-            return 1
+    config = _load(settings)
     print(f"database: {masked_url(settings.database_url)}")
     print(f"config file: {settings.config or '(none)'}")
+    mask = Masker(config.secrets)
+    for name, urls in config.channels.items():
+        print(f"channel {name}:")
+        for url in urls:
+            print(f"  {mask(masked_channel_url(url))}")
+    for i, route in enumerate(config.routes):
+        matchers = ", ".join(str(m) for m in route.match) or "(everything)"
+        extras = (
+            [f"repeat every {format_duration(route.repeat_interval)}"]
+            if route.repeat_interval
+            else []
+        )
+        extras += [] if route.send_resolved else ["no resolved messages"]
+        extras += [f"fallback {route.fallback}"] if route.fallback else []
+        extras += ["continue"] if route.continue_ else []
+        print(
+            f"route {i}: {matchers} -> {', '.join(route.channels)}"
+            + (f" ({'; '.join(extras)})" if extras else "")
+        )
     print("configuration OK")
     return 0
+
+
+def _render(settings: Settings, payload: Path, route: int | None) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from receiver.alertmanager import Webhook
+    from receiver.notify.preview import preview
+
+    config = _load(settings)
+    if route is not None and not 0 <= route < len(config.routes):
+        print(
+            f"--route {route}: the configuration has {len(config.routes)} routes (numbered from 0)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        text = sys.stdin.read() if str(payload) == "-" else payload.read_text(encoding="utf-8")
+        hook = Webhook.model_validate(json.loads(text))
+    except (OSError, ValueError) as exc:
+        reason = (
+            exc
+            if not isinstance(exc, ValidationError)
+            else "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+        )
+        print(f"{payload}: not a webhook payload: {reason}", file=sys.stderr)
+        return 1
+    previews = preview(hook, config, settings.external_url, datetime.now(UTC), route)
+    if not previews:
+        print(
+            "no route sends anything for this payload"
+            if config.routes
+            else "no routes configured: nothing would be sent (add routes to --config)"
+        )
+        return 0
+    for item in previews:
+        print(f"=== channel {item.channel} (route {item.route_index}) ===")
+        print(item.message.title)
+        print()
+        print(item.message.body)
+    return 0
+
+
+async def _notify_test(settings: Settings, channel: str) -> int:
+    import socket
+    from datetime import UTC, datetime
+
+    from receiver.notify import channels
+    from receiver.notify.render import Message
+    from receiver.secrets import Masker
+
+    config = _load(settings)
+    if channel not in config.channels:
+        known = ", ".join(sorted(config.channels)) or "none"
+        print(
+            f"no channel {channel!r} in {settings.config or 'the configuration'} "
+            f"(channels: {known})",
+            file=sys.stderr,
+        )
+        return 2
+    urls = config.channels[channel]
+    mask = Masker(config.secrets)
+    message = Message(
+        title=f"[TEST] alert-receiver: channel {channel}",
+        body=f"A test message from alert-receiver on {socket.gethostname()} at "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC. If you read this, the channel works.\n",
+        severity="info",
+    )
+    outcome = await channels.send(urls, message, config.delivery.timeout, mask)
+    for service in outcome.services:
+        print(f"{'ok  ' if service.ok else 'FAIL'} {service.url}")
+        for line in service.errors:
+            print(f"       {line}")
+    print(f"{channel}: {outcome.status} in {outcome.seconds:.2f}s")
+    return 0 if outcome.ok else 1
 
 
 async def _serve(settings: Settings) -> None:
     from aiohttp import web
 
     from receiver.app import create_app
-    from receiver.config import ConfigError, load_config
-
-    if settings.config is not None:
-        try:
-            load_config(settings.config)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                log.error("%s", problem)
-            raise SystemExit(1) from exc
 
     runner = web.AppRunner(
-        create_app(settings),
+        create_app(settings, _load(settings)),
         access_log=logging.getLogger("aiohttp.access") if settings.log_level == "debug" else None,
         shutdown_timeout=SHUTDOWN_DEADLINE_SECONDS,
     )

@@ -25,6 +25,7 @@ from pydantic import (
 
 from receiver.durations import parse_duration
 from receiver.matchers import Matcher, MatcherError, parse_matcher
+from receiver.secrets import Masker, masking
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Path_ = tuple[str | int, ...]
@@ -121,26 +122,26 @@ class FileConfig(_Section):
     delivery: Delivery = Field(default_factory=Delivery)
     _secrets: frozenset[str] = PrivateAttr(frozenset())
 
-    @field_validator("channels")
-    @classmethod
-    def _apprise_urls(cls, channels: dict[str, list[str]]) -> dict[str, list[str]]:
-        from receiver.notify.channels import check_url
-
-        for name, urls in channels.items():
-            if not urls:
-                raise ValueError(f"channel {name!r} has no URL; give it at least one")
-            for i, url in enumerate(urls, 1):
-                check_url(url, f"channel {name!r} URL #{i}")
-        return channels
-
     @property
     def secrets(self) -> frozenset[str]:
-        """Values that came from ${VAR} expansion: secrets by the file's own say-so."""
+        """Values that came from ${VAR} expansion (secrets by the file's own say-so), and
+        the parts of channel URLs that Apprise hides in their privacy form."""
         return self._secrets
 
-    def references(self) -> list[tuple[Path_, str]]:
-        """Names that point at nothing: a route's channel or fallback that is not defined."""
+    def problems(self) -> list[tuple[Path_, str]]:
+        """What the schema cannot see: URLs Apprise cannot use, and names that point at
+        nothing (a route's channel or fallback that is not defined)."""
+        from receiver.notify.channels import check_url
+
         problems: list[tuple[Path_, str]] = []
+        for name, urls in self.channels.items():
+            if not urls:
+                problems.append((("channels", name), f"channel {name!r} has no URL"))
+            for i, url in enumerate(urls):
+                try:
+                    check_url(url, f"channel {name!r} URL #{i + 1}")
+                except ValueError as exc:
+                    problems.append((("channels", name, i), str(exc)))
         known = sorted(self.channels)
         for i, route in enumerate(self.routes):
             for j, channel in enumerate(route.channels):
@@ -230,14 +231,18 @@ def load_config(path: Path) -> FileConfig:
     data = _expand(data, (), problems, line_of, used)
     if problems:
         raise ConfigError(problems)
-    try:
-        config = FileConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError([_explain(e, line_of) for e in exc.errors()]) from exc
-    broken = config.references()
-    if broken:
-        raise ConfigError([f"{line_of(where)}: {message}" for where, message in broken])
-    config._secrets = frozenset(used)
+    with masking(Masker(used)):  # Apprise logs the URLs it parses while we validate them
+        try:
+            config = FileConfig.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError([_explain(e, line_of) for e in exc.errors()]) from exc
+        broken = config.problems()
+        if broken:
+            raise ConfigError([f"{line_of(where)}: {message}" for where, message in broken])
+        from receiver.notify.channels import secrets_of
+
+        urls = [url for urls in config.channels.values() for url in urls]
+        config._secrets = frozenset(used | secrets_of(urls))
     return config
 
 

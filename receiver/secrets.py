@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 MASK = "***"
@@ -80,3 +81,12 @@ def mask_logs(masker: Masker) -> None:
 
 def unmask_logs(masker: Masker) -> None:
     _ACTIVE.remove(masker)
+
+
+@contextmanager
+def masking(masker: Masker) -> Iterator[None]:
+    mask_logs(masker)
+    try:
+        yield
+    finally:
+        unmask_logs(masker)

@@ -38,7 +38,7 @@ class JsonSink:
         body = await request.json()
         if answer < 300:
             self.received.append({"path": request.path, **body})
-        return web.Response(status=answer, text="sink says %d" % answer)
+        return web.Response(status=answer, text=f"sink says {answer}")
 
     def titles(self) -> list[str]:
         return [m["title"] for m in self.received]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import pytest
 
 from receiver.store.schema import head_revision
 from tests.payloads import alert, webhook
+from tests.sinks import JsonSink, free_port
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -169,3 +171,79 @@ def test_serve_migrates_answers_and_stops_cleanly_on_sigterm(tmp_path: Path) -> 
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+CHANNELS = """\
+channels:
+  chat: "json://127.0.0.1:{port}/hook/${{HOOK_TOKEN}}"
+routes:
+  - match: ['severity="critical"']
+    channels: [chat]
+    title: "PAGE {{{{ incident.name }}}}"
+  - channels: [chat]
+    send_resolved: false
+"""
+
+
+def _config(tmp_path: Path, port: int) -> Path:
+    path = tmp_path / "receiver.yml"
+    path.write_text(CHANNELS.format(port=port))
+    return path
+
+
+def test_check_config_lists_channels_masked_and_routes(tmp_path: Path) -> None:
+    config = _config(tmp_path, 9)
+    result = run("check-config", "--config", str(config), env={"HOOK_TOKEN": "tok-Secret1"})
+    assert result.returncode == 0, result.stderr
+    assert "tok-Secret1" not in result.stdout + result.stderr
+    assert "channel chat:\n  json://127.0.0.1:9/hook/***" in result.stdout
+    assert 'route 0: severity="critical" -> chat' in result.stdout
+    assert "route 1: (everything) -> chat (no resolved messages)" in result.stdout
+
+
+def test_render_prints_each_channel_message_without_sending(tmp_path: Path) -> None:
+    payload = tmp_path / "payload.json"
+    payload.write_text(json.dumps(webhook(alert(severity="critical"), alert(instance="api-2"))))
+    config = _config(tmp_path, 9)
+    env = {"HOOK_TOKEN": "x-token"}
+    routed = run("render", "--payload", str(payload), "--config", str(config), env=env)
+    assert routed.returncode == 0, routed.stderr
+    assert routed.stdout.startswith("=== channel chat (route 1) ===\n[FIRING:2] HighLatencyP95")
+    forced = run(
+        "render", "--payload", str(payload), "--config", str(config), "--route", "0", env=env
+    )
+    assert "=== channel chat (route 0) ===\nPAGE HighLatencyP95" in forced.stdout
+    no_config = run("render", "--payload", str(payload))
+    assert "no routes configured" in no_config.stdout
+    bad_route = run("render", "--payload", str(payload), "--config", str(config), "--route", "5",
+                    env=env)  # fmt: skip
+    assert bad_route.returncode == 2
+    assert "has 2 routes" in bad_route.stderr
+    payload.write_text('{"receiver": "x"}')
+    broken = run("render", "--payload", str(payload), "--config", str(config), env=env)
+    assert broken.returncode == 1
+    assert "status: Field required" in broken.stderr
+
+
+def test_notify_test_reports_each_url(tmp_path: Path) -> None:
+    config = _config(tmp_path, free_port())
+    env = {"HOOK_TOKEN": "tok-Secret2"}
+    result = run("notify-test", "chat", "--config", str(config), env=env)
+    assert result.returncode == 1
+    assert "FAIL json://127.0.0.1:" in result.stdout
+    assert "chat: failed" in result.stdout
+    assert "tok-Secret2" not in result.stdout + result.stderr
+    unknown = run("notify-test", "pager", "--config", str(config), env=env)
+    assert unknown.returncode == 2
+    assert "channels: chat" in unknown.stderr
+
+
+async def test_notify_test_delivers_to_a_live_sink(tmp_path: Path, json_sink: JsonSink) -> None:
+    assert json_sink.server is not None
+    config = _config(tmp_path, json_sink.server.port)
+    result = await asyncio.to_thread(
+        run, "notify-test", "chat", "--config", str(config), env={"HOOK_TOKEN": "t0k"}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok   json://127.0.0.1:" in result.stdout
+    assert json_sink.titles() == ["[TEST] alert-receiver: channel chat"]

@@ -1,0 +1,105 @@
+"""Secrets (channel URL credentials and ${VAR} values) never appear in logs, API or errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MakeReceiver
+from tests.payloads import alert, webhook
+from tests.sinks import eventually, free_port
+
+TOKEN = "tok-Zq8Xv2Lm9"
+PASSWORD = "pw-Hk3Rt7Yy"
+
+
+def _config(port: int) -> str:
+    return f"""
+channels:
+  chat: "json://robot:{PASSWORD}@127.0.0.1:{port}/hook/${{HOOK_TOKEN}}"
+routes:
+  - channels: [chat]
+delivery:
+  backoff: 50ms
+  max_backoff: 50ms
+  poll_interval: 50ms
+  max_attempts: 2
+"""
+
+
+def _assert_clean(text: str) -> None:
+    assert TOKEN not in text
+    assert PASSWORD not in text
+
+
+async def test_secrets_stay_out_of_api_and_logs(
+    make_receiver: MakeReceiver, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", TOKEN)
+    caplog.set_level(logging.DEBUG)
+    client = await make_receiver(_config(free_port()))
+    summary = await (await client.post("/alerts", json=webhook(alert()))).json()
+
+    async def failed() -> bool:
+        body = await (await client.get("/api/v1/notifications")).json()
+        return [n["status"] for n in body["notifications"]] == ["failed"]
+
+    await eventually(failed, "the notification to fail")
+    notifications = await (await client.get("/api/v1/notifications")).text()
+    incident = await (await client.get(f"/api/v1/incidents/{summary['incidentId']}")).text()
+    [sent] = json.loads(notifications)["notifications"]
+    assert sent["lastError"]
+    assert "***" in sent["attempts"][0]["services"][0]["url"] or (
+        "robot" in sent["attempts"][0]["services"][0]["url"]
+    )
+    for text in (notifications, incident, caplog.text):
+        _assert_clean(text)
+    assert "giving up" in caplog.text
+
+
+def test_serve_logs_no_secret_even_at_debug(tmp_path: Path) -> None:
+    config = tmp_path / "receiver.yml"
+    config.write_text(_config(free_port()))
+    env = {**os.environ, "HOOK_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1", "--port", "0",
+            "--config", str(config), "--log-level", "debug",
+            "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'r.db'}",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        base = None
+        deadline = time.monotonic() + 30
+        while base is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if "listening on http://" in line:
+                base = line.split("listening on ")[1].split(" ")[0]
+        assert base, "serve did not start"
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{base}/alerts",
+            data=json.dumps(webhook(alert())).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=10).read()
+        time.sleep(1.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.stderr.read()
+        proc.wait(timeout=10)
+    assert "giving up" in output
+    _assert_clean(output)
