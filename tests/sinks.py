@@ -27,6 +27,7 @@ class JsonSink:
     script: list[int] = field(default_factory=list)
     status: int = 200
     hits: int = 0
+    delay: float = 0.0
 
     def url(self, path: str = "hook") -> str:
         assert self.server is not None
@@ -34,6 +35,7 @@ class JsonSink:
 
     async def handle(self, request: web.Request) -> web.Response:
         self.hits += 1
+        await asyncio.sleep(self.delay)
         answer = self.script.pop(0) if self.script else self.status
         body = await request.json()
         if answer < 300:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any
+
+from sqlalchemy import select
+
+from receiver.store import tables
+from receiver.store.engine import create_engine
 
 from tests.conftest import Client, MakeReceiver
 from tests.payloads import alert, webhook
@@ -351,3 +357,22 @@ async def test_incident_detail_lists_its_notifications(
     assert sent["title"] == "[FIRING:1] HighLatencyP95 (warning)"
     link = await client.get(f"/incidents/{summary['incidentId']}", allow_redirects=False)
     assert link.status == 302
+
+
+async def test_shutdown_releases_a_send_that_does_not_finish_in_time(
+    make_receiver: MakeReceiver, json_sink: JsonSink, database_url: str
+) -> None:
+    json_sink.delay = 8.0
+    client = await make_receiver(one_channel(json_sink.url()))
+    await post(client, webhook(alert()))
+    await eventually(lambda: json_sink.hits == 1, "the send to start")
+    started = time.monotonic()
+    await client.close()
+    assert time.monotonic() - started < 4.0
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            status = await conn.scalar(select(tables.notifications.c.status))
+    finally:
+        await engine.dispose()
+    assert status == "pending"  # handed back: the next start sends it

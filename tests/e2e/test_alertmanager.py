@@ -21,7 +21,8 @@ import aiohttp
 import pytest
 
 from receiver.alertmanager import fingerprint
-from tests.conftest import Client, require
+from tests.conftest import Client, MakeReceiver, require
+from tests.sinks import JsonSink, SmtpSink
 
 pytestmark = pytest.mark.e2e
 
@@ -207,3 +208,39 @@ async def test_ha_pair_delivers_twice_and_every_alert_is_stored_once(
         await fire_and_resolve(client, [first, second])
     received = [a["timesReceived"] for a in await stored_alerts(client)]
     assert all(n >= 2 for n in received), received  # both replicas delivered each alert
+
+
+async def test_ha_pair_through_receiver_to_chat_and_email_once_per_change(
+    make_receiver: MakeReceiver, json_sink: JsonSink, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    """The whole path: Prometheus-style alerts into two Alertmanagers, both delivering to
+    the receiver, which sends exactly one message per incident change to each channel."""
+    config = f"""
+channels:
+  chat: "{json_sink.url()}"
+  mail: "{smtp_sink.url()}"
+routes:
+  - match: ['severity="critical"', 'receiver="alert-receiver"']
+    channels: [chat, mail]
+"""
+    client = await make_receiver(config)
+    url = str(client.make_url("/alerts"))
+    async with (
+        alertmanager(tmp_path / "am-1", url) as first,
+        alertmanager(tmp_path / "am-2", url) as second,
+    ):
+        await fire_and_resolve(client, [first, second])
+        await wait_for(
+            lambda: _count(json_sink.received, smtp_sink.mailbox.messages, 2), "two messages each"
+        )
+        await asyncio.sleep(2)  # repeats and the other replica's copies must add nothing
+    assert json_sink.titles() == [
+        "[FIRING:3] HighLatencyP95Critical (critical)",
+        "[RESOLVED] HighLatencyP95Critical (critical)",
+    ]
+    assert [m["Subject"] for m in smtp_sink.mailbox.messages] == json_sink.titles()
+    assert "P95 latency above 500ms on api-1" in json_sink.received[0]["message"]
+
+
+async def _count(chat: list[Any], mail: list[Any], n: int) -> bool:
+    return len(chat) >= n and len(mail) >= n
