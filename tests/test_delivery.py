@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from receiver.store import tables
 from receiver.store.engine import create_engine
-
 from tests.conftest import Client, MakeReceiver
 from tests.payloads import alert, webhook
 from tests.sinks import JsonSink, SmtpSink, eventually, free_port
