@@ -60,7 +60,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     head = schema.head_revision()
     assert head is not None, "the package ships no migrations"
-    if settings.migrate:
+    if settings.migrate:  # also puts SQLite in WAL mode; `alert-receiver migrate` does too
         await schema.upgrade(engine)
     app[ENGINE] = engine
     app[WRITER] = Writer(engine)

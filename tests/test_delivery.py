@@ -354,6 +354,8 @@ async def test_incident_detail_lists_its_notifications(
     [sent] = detail["notifications"]
     assert sent["status"] == "delivered"
     assert sent["title"] == "[FIRING:1] HighLatencyP95 (warning)"
+    listed = await (await client.get("/api/v1/incidents")).json()
+    assert listed["incidents"][0]["notificationCounts"] == {"delivered": 1}
     link = await client.get(f"/incidents/{summary['incidentId']}", allow_redirects=False)
     assert link.status == 302
 
@@ -375,3 +377,34 @@ async def test_shutdown_releases_a_send_that_does_not_finish_in_time(
     finally:
         await engine.dispose()
     assert status == "pending"  # handed back: the next start sends it
+
+
+async def test_slow_channel_times_out_without_holding_up_others(
+    make_receiver: MakeReceiver, json_sink: JsonSink, smtp_sink: SmtpSink
+) -> None:
+    json_sink.delay = 6.0
+    config = f"""
+channels:
+  slow: "{json_sink.url()}"
+  mail: "{smtp_sink.url()}"
+routes:
+  - channels: [slow, mail]
+delivery:
+  timeout: 500ms
+  max_attempts: 1
+  poll_interval: 50ms
+"""
+    client = await make_receiver(config)
+    started = time.monotonic()
+    await post(client, webhook(alert()))
+    await eventually(lambda: len(smtp_sink.mailbox.messages) == 1, "the mail", seconds=5)
+    assert time.monotonic() - started < 3
+    await eventually(lambda: _slow_failed(client), "the slow channel to time out")
+    [slow] = await notifications(client, channel="slow")
+    assert slow["status"] == "failed"
+    assert slow["attempts"][0]["outcome"] == "timeout"
+    assert slow["attempts"][0]["seconds"] < 2
+
+
+async def _slow_failed(client: Client) -> bool:
+    return [n["status"] for n in await notifications(client, channel="slow")] == ["failed"]

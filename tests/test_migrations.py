@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from alembic import command
 from sqlalchemy import inspect
 
@@ -39,3 +41,16 @@ async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
         assert await schema.current_revision(engine) == schema.head_revision()
     finally:
         await engine.dispose()
+
+
+async def test_replicas_migrating_at_once_both_succeed(database_url: str) -> None:
+    engines = [create_engine(database_url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(schema.upgrade(e) for e in engines))
+        assert await schema.current_revision(engines[0]) == schema.head_revision()
+        if database_url.startswith("sqlite"):
+            async with engines[0].connect() as conn:
+                assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+    finally:
+        for engine in engines:
+            await engine.dispose()

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 _WRITE_ATTEMPTS = 3
+_WAL_ATTEMPTS = 40
 
 
 def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> AsyncEngine:
@@ -42,9 +44,8 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -52,6 +53,28 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     def _on_begin(conn: Connection) -> None:
         mode = "IMMEDIATE" if conn.get_execution_options().get("writer") else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+async def use_wal(engine: AsyncEngine) -> None:
+    """Put a SQLite file in WAL mode (it stays so). Switching needs the file to itself and
+    SQLite answers "locked" at once rather than waiting, so replicas starting together on
+    a new file take turns here."""
+    if engine.dialect.name != "sqlite":
+        return
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            async with engine.connect() as conn:  # the pragma must run outside a transaction
+                raw = (await conn.get_raw_connection()).driver_connection
+                assert raw is not None
+                async with raw.execute("PRAGMA journal_mode=WAL") as cursor:
+                    row = await cursor.fetchone()
+                if row is not None and row[0] == "wal":
+                    return
+        except (OperationalError, sqlite3.OperationalError) as exc:
+            if "locked" not in str(exc) or attempt == _WAL_ATTEMPTS - 1:
+                raise
+        await asyncio.sleep(0.05 * (attempt + 1))
+    raise OperationalError("PRAGMA journal_mode=WAL", None, Exception("WAL mode not taken"))
 
 
 def lock_key(*parts: str) -> int:

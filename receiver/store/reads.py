@@ -278,3 +278,18 @@ async def attempts_of(conn: AsyncConnection, ids: list[int]) -> dict[int, list[R
         for row in rows:
             found[row.notification_id].append(row)
     return found
+
+
+async def notification_counts(
+    conn: AsyncConnection, incident_ids: list[int]
+) -> dict[int, dict[str, int]]:
+    counts: dict[int, dict[str, int]] = {i: {} for i in incident_ids}
+    if incident_ids:
+        rows = await conn.execute(
+            select(notifications.c.incident_id, notifications.c.status, func.count())
+            .where(notifications.c.incident_id.in_(incident_ids))
+            .group_by(notifications.c.incident_id, notifications.c.status)
+        )
+        for incident_id, status, n in rows:
+            counts[incident_id][status] = n
+    return counts

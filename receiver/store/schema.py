@@ -8,8 +8,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from receiver.store.engine import lock_key, use_wal
+
+_LOCK = lock_key("schema-migration")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -24,8 +29,16 @@ def head_revision() -> str | None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(lambda c: command.upgrade(alembic_config(c), revision))
+    """Replicas starting together must not migrate at once: the second waits for the
+    first (an advisory lock on Postgres, a write transaction on SQLite), then finds the
+    schema current and does nothing."""
+    await use_wal(engine)
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(writer=True)
+        async with conn.begin():
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+            await conn.run_sync(lambda c: command.upgrade(alembic_config(c), revision))
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:

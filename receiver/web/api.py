@@ -123,10 +123,15 @@ async def list_incidents(request: web.Request) -> web.Response:
     limit, after = limit_of(request.query), cursor_of(request.query)
     async with request.app[ENGINE].connect() as conn:
         page = await reads.list_incidents(conn, status, request.query.get("receiver"), limit, after)
-        counts = await reads.alert_counts(conn, [r.id for r in page.rows])
+        ids = [r.id for r in page.rows]
+        counts = await reads.alert_counts(conn, ids)
+        sent = await reads.notification_counts(conn, ids)
     return ok(
         {
-            "incidents": [_incident_json(r, counts[r.id]) for r in page.rows],
+            "incidents": [
+                {**_incident_json(r, counts[r.id]), "notificationCounts": sent[r.id]}
+                for r in page.rows
+            ],
             "next": encode_cursor(page.next),
         }
     )
