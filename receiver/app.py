@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
-from receiver.config import FileConfig, load_config
+from receiver.live import Live, Setup, load_setup
 from receiver.notify.worker import Outbox
 from receiver.secrets import Masker, masking
 from receiver.settings import Settings
@@ -22,9 +22,9 @@ from receiver.store import schema
 from receiver.store.engine import Writer, create_engine
 from receiver.web import api, health, notifications, query
 from receiver.web.keys import (
-    CONFIG,
     ENGINE,
     HEAD_REVISION,
+    LIVE,
     MASKER,
     OUTBOX,
     SETTINGS,
@@ -42,12 +42,9 @@ def masked_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _secrets(settings: Settings, config: FileConfig) -> set[str]:
-    found = set(config.secrets)
+def _database_secrets(settings: Settings) -> set[str]:
     password = make_url(settings.database_url).password
-    if password:
-        found.add(str(password))
-    return found
+    return {str(password)} if password else set()
 
 
 async def _masking(app: web.Application) -> AsyncIterator[None]:
@@ -72,10 +69,11 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
 
 async def _outbox(app: web.Application) -> AsyncIterator[None]:
     replica = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    live = app[LIVE]
     worker = Outbox(
         app[ENGINE],
         app[WRITER],
-        lambda: app[CONFIG],
+        lambda: live.current,
         app[SETTINGS].external_url,
         app[MASKER],
         replica,
@@ -89,14 +87,14 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-def create_app(settings: Settings, config: FileConfig | None = None) -> web.Application:
-    """`config` defaults to the file named by settings.config (ConfigError if it is bad)."""
-    if config is None:
-        config = load_config(settings.config) if settings.config else FileConfig()
+def create_app(settings: Settings, setup: Setup | None = None) -> web.Application:
+    """`setup` defaults to what settings.config names (SetupError if anything is bad)."""
+    if setup is None:
+        setup = load_setup(settings)
     app = web.Application(middlewares=[json_errors, query.bad_queries])
     app[SETTINGS] = settings
-    app[CONFIG] = config
-    app[MASKER] = Masker(_secrets(settings, config))
+    app[MASKER] = Masker()
+    app[LIVE] = Live(settings, setup, app[MASKER], _database_secrets(settings))
     app.cleanup_ctx.extend([_masking, _storage, _outbox])
     app.router.add_post("/alerts", receive_alerts)
     api.add_routes(app)

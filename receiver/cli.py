@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from receiver.settings import Settings
 
 if TYPE_CHECKING:
-    from receiver.config import FileConfig
+    from receiver.live import Setup
 
 log = logging.getLogger("receiver")
 
@@ -194,15 +194,13 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(_check_config(settings))
 
 
-def _load(settings: Settings) -> FileConfig:
-    """The configuration file, or exit 1 with every problem on stderr."""
-    from receiver.config import ConfigError, FileConfig, load_config
+def _load(settings: Settings) -> Setup:
+    """The configuration file and runbooks, or exit 1 with every problem on stderr."""
+    from receiver.live import SetupError, load_setup
 
-    if settings.config is None:
-        return FileConfig()
     try:
-        return load_config(settings.config)
-    except ConfigError as exc:
+        return load_setup(settings)
+    except SetupError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         raise SystemExit(1) from exc
@@ -227,7 +225,8 @@ def _check_config(settings: Settings) -> int:
     from receiver.notify.channels import masked_url as masked_channel_url
     from receiver.secrets import Masker
 
-    config = _load(settings)
+    setup = _load(settings)
+    config = setup.config
     print(f"database: {masked_url(settings.database_url)}")
     print(f"config file: {settings.config or '(none)'}")
     mask = Masker(config.secrets)
@@ -262,7 +261,8 @@ def _render(settings: Settings, payload: Path, route: int | None) -> int:
     from receiver.alertmanager import Webhook
     from receiver.notify.preview import preview
 
-    config = _load(settings)
+    setup = _load(settings)
+    config = setup.config
     if route is not None and not 0 <= route < len(config.routes):
         print(
             f"--route {route}: the configuration has {len(config.routes)} routes (numbered from 0)",
@@ -282,7 +282,7 @@ def _render(settings: Settings, payload: Path, route: int | None) -> int:
         )
         print(f"{payload}: not a webhook payload: {reason}", file=sys.stderr)
         return 1
-    previews = preview(hook, config, settings.external_url, datetime.now(UTC), route)
+    previews = preview(hook, setup, settings.external_url, datetime.now(UTC), route)
     if not previews:
         print(
             "no route sends anything for this payload"
@@ -306,7 +306,7 @@ async def _notify_test(settings: Settings, channel: str) -> int:
     from receiver.notify.render import Message
     from receiver.secrets import Masker
 
-    config = _load(settings)
+    config = _load(settings).config
     if channel not in config.channels:
         known = ", ".join(sorted(config.channels)) or "none"
         print(
@@ -336,9 +336,11 @@ async def _serve(settings: Settings) -> None:
     from aiohttp import web
 
     from receiver.app import create_app
+    from receiver.web.keys import LIVE
 
+    app = create_app(settings, _load(settings))
     runner = web.AppRunner(
-        create_app(settings, _load(settings)),
+        app,
         access_log=logging.getLogger("aiohttp.access") if settings.log_level == "debug" else None,
         shutdown_timeout=SHUTDOWN_DEADLINE_SECONDS,
     )
@@ -352,6 +354,7 @@ async def _serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, app[LIVE].reload)
     await stop.wait()
     log.info("shutting down")
     await runner.cleanup()

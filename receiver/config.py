@@ -120,6 +120,8 @@ class FileConfig(_Section):
     )
     routes: list[Route] = Field(default_factory=list)
     delivery: Delivery = Field(default_factory=Delivery)
+    runbooks_dir: Path | None = None
+    runbook_steps: int = Field(3, ge=0, le=50)
     _secrets: frozenset[str] = PrivateAttr(frozenset())
 
     @property
@@ -243,6 +245,9 @@ def load_config(path: Path) -> FileConfig:
 
         urls = [url for urls in config.channels.values() for url in urls]
         config._secrets = frozenset(used | secrets_of(urls))
+    if config.runbooks_dir is not None and not config.runbooks_dir.is_absolute():
+        # Relative to the file, so that a config and its runbooks move together.
+        config = config.model_copy(update={"runbooks_dir": path.parent / config.runbooks_dir})
     return config
 
 

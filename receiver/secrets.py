@@ -43,6 +43,7 @@ class Masker:
         self.update(secrets)
 
     def update(self, secrets: Iterable[str]) -> None:
+        """Replace the secrets (a reload may bring new ones)."""
         kept = sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, kept))) if kept else None
 

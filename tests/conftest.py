@@ -21,7 +21,6 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.engine import make_url
 
 from receiver.app import create_app
-from receiver.config import load_config
 from receiver.settings import Settings
 from tests.sinks import JsonSink, SmtpSink, start_json_sink, start_smtp_sink
 
@@ -140,7 +139,7 @@ def make_receiver(
         count += 1
         path = tmp_path / f"receiver-{count}.yml"
         path.write_text(yaml if "delivery:" in yaml else yaml + FAST_DELIVERY)
-        app = create_app(settings.model_copy(update=overrides), load_config(path))
+        app = create_app(settings.model_copy(update={"config": path, **overrides}))
         return await aiohttp_client(app)
 
     return make

@@ -11,9 +11,16 @@ from datetime import datetime
 
 from receiver.alertmanager import Webhook
 from receiver.change import Change
-from receiver.config import FileConfig
 from receiver.lifecycle import FIRING, RESOLVED, apply_webhook
-from receiver.notify.render import AlertView, IncidentView, Message, render
+from receiver.live import Setup
+from receiver.notify.render import (
+    AlertView,
+    Guides,
+    IncidentView,
+    Message,
+    incident_runbooks,
+    render,
+)
 from receiver.routing import matching_routes, plan, routing_labels
 
 
@@ -26,7 +33,7 @@ class Preview:
 
 def preview(
     hook: Webhook,
-    config: FileConfig,
+    setup: Setup,
     external_url: str,
     now: datetime,
     route_index: int | None = None,
@@ -64,6 +71,8 @@ def preview(
         resolved=frozenset(v.id for v in views if v.status == RESOLVED),
         incident_resolved=all_resolved,
     )
+    config = setup.config
+    guides = Guides(incident_runbooks(incident, setup.runbooks), config.runbook_steps)
     if route_index is None:
         matched = matching_routes(
             config.routes, routing_labels(incident.common_labels, hook.receiver)
@@ -75,7 +84,7 @@ def preview(
         Preview(
             p.channel,
             p.route_index,
-            render(incident, change, external_url, now, *routes[p.route_index].templates),
+            render(incident, change, external_url, now, *routes[p.route_index].templates, guides),
         )
         for p in plan(change, matched)
     ]

@@ -7,7 +7,7 @@ alert with what tells it apart from its siblings, and the links an on-call perso
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
@@ -18,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from receiver.change import Change
 from receiver.durations import format_duration
+from receiver.runbooks import Runbook, Runbooks
 
 _ENV = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, autoescape=False)
 
@@ -64,6 +65,24 @@ class IncidentView:
     opened_at: datetime
     resolved_at: datetime | None
     alerts: list[AlertView]
+
+
+@dataclass(frozen=True)
+class Guides:
+    """The runbooks a message carries, and how many of each one's steps."""
+
+    runbooks: list[Runbook] = field(default_factory=list)
+    steps: int = 3
+
+
+def incident_runbooks(incident: IncidentView, runbooks: Runbooks) -> list[Runbook]:
+    """Runbooks of the firing alerts (of all, once resolved), most specific first, once."""
+    alerts = [a for a in incident.alerts if a.status == "firing"] or incident.alerts
+    found: dict[str, Runbook] = {}
+    for alert in alerts:
+        for runbook in runbooks.for_labels(alert.labels):
+            found.setdefault(runbook.slug, runbook)
+    return sorted(found.values(), key=lambda r: (-len(r.matchers), r.slug))
 
 
 @dataclass(frozen=True)
@@ -138,10 +157,20 @@ def _alert_context(
     }
 
 
+def runbook_url(external_url: str, slug: str) -> str | None:
+    base = safe_link(external_url.rstrip("/"))
+    return f"{base}/runbooks/{slug}" if base else None
+
+
 def render_context(
-    incident: IncidentView, change: Change, external_url: str, now: datetime
+    incident: IncidentView,
+    change: Change,
+    external_url: str,
+    now: datetime,
+    guides: Guides | None = None,
 ) -> dict[str, Any]:
     """Everything a template may use; documented in docs/notifications.md."""
+    guides = guides or Guides()
     common = incident.common_labels
     alerts = [
         _alert_context(a, common, change, incident.alertmanager_url, now) for a in incident.alerts
@@ -192,6 +221,16 @@ def render_context(
             "incident_resolved": change.incident_resolved,
             "reminder": change.reminder,
         },
+        "runbooks": [
+            {
+                "slug": r.slug,
+                "title": r.title,
+                "url": runbook_url(external_url, r.slug),
+                "steps": list(r.steps[: guides.steps]),
+                "more_steps": max(len(r.steps) - guides.steps, 0),
+            }
+            for r in guides.runbooks
+        ],
         "external_url": external_url,
     }
 
@@ -203,8 +242,9 @@ def render(
     now: datetime,
     title_template: Any = None,
     body_template: Any = None,
+    guides: Guides | None = None,
 ) -> Message:
-    context = render_context(incident, change, external_url, now)
+    context = render_context(incident, change, external_url, now, guides)
     title = (title_template or _DEFAULT_TITLE).render(context).strip()
     body = (body_template or _DEFAULT_BODY).render(context).strip() + "\n"
     if incident.status == "resolved":

@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from receiver.config import FileConfig, Route
+from receiver.live import Setup
 from receiver.notify import channels
 from receiver.notify.policy import Breaker, retry_at
-from receiver.notify.render import Message, render
+from receiver.notify.render import Guides, Message, incident_runbooks, render
 from receiver.secrets import Masker
 from receiver.store import outbox, reads
 from receiver.store.engine import Writer, lock_key
@@ -40,20 +41,23 @@ class Outbox:
         self,
         engine: AsyncEngine,
         writer: Writer,
-        config: Callable[[], FileConfig],
+        setup: Callable[[], Setup],
         external_url: str,
         mask: Masker,
         replica: str,
     ) -> None:
-        self._engine, self._writer, self._config = engine, writer, config
+        self._engine, self._writer, self._setup = engine, writer, setup
         self._external_url, self._mask, self._replica = external_url, mask, replica
-        delivery = config().delivery
+        delivery = setup().config.delivery
         self._breaker = Breaker(delivery.breaker_failures, delivery.breaker_cooldown)
         self._wake = asyncio.Event()
         self._stopping = False
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(delivery.concurrency)
         self._next_reminders = _now()
+
+    def _config(self) -> FileConfig:
+        return self._setup().config
 
     def wake(self) -> None:
         self._wake.set()
@@ -180,12 +184,14 @@ class Outbox:
             view = await reads.incident_view(conn, item.incident_id)
         if view is None:
             return None, f"incident {item.incident_id} no longer exists"
+        setup = self._setup()
+        guides = Guides(incident_runbooks(view, setup.runbooks), setup.config.runbook_steps)
         title, body = route.templates if route else (None, None)
         try:
-            return render(view, item.change, self._external_url, _now(), title, body), None
+            return render(view, item.change, self._external_url, _now(), title, body, guides), None
         except Exception as exc:  # a route's own template failed at run time
             log.warning("route template failed (%s); using the default template", exc)
-            return render(view, item.change, self._external_url, _now()), None
+            return render(view, item.change, self._external_url, _now(), guides=guides), None
 
 
 def _route(config: FileConfig, index: int | None) -> Route | None:

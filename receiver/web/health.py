@@ -1,4 +1,5 @@
-"""Health in the Prometheus convention: /-/healthy (process up), /-/ready (can serve)."""
+"""Lifecycle endpoints in the Prometheus convention: /-/healthy (process up), /-/ready
+(can serve), POST /-/reload (read the config file and runbooks again)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from receiver.store.schema import current_revision
-from receiver.web.keys import ENGINE, HEAD_REVISION
+from receiver.web.keys import ENGINE, HEAD_REVISION, LIVE
+from receiver.web.responses import error, ok
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,21 @@ async def ready(request: web.Request) -> web.Response:
     return web.Response(text="OK\n")
 
 
+async def reload(request: web.Request) -> web.Response:
+    problems = request.app[LIVE].reload()
+    if problems:
+        return error(500, "reload failed; the previous configuration stays in force", problems)
+    setup = request.app[LIVE].current
+    return ok(
+        {
+            "channels": len(setup.config.channels),
+            "routes": len(setup.config.routes),
+            "runbooks": len(setup.runbooks.items),
+        }
+    )
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
+    app.router.add_post("/-/reload", reload)

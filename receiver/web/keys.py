@@ -3,7 +3,7 @@
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from receiver.config import FileConfig
+from receiver.live import Live
 from receiver.notify.worker import Outbox
 from receiver.secrets import Masker
 from receiver.settings import Settings
@@ -13,6 +13,6 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 WRITER = web.AppKey("writer", Writer)
 HEAD_REVISION = web.AppKey("head_revision", str)
-CONFIG = web.AppKey("config", FileConfig)
+LIVE = web.AppKey("live", Live)
 OUTBOX = web.AppKey("outbox", Outbox)
 MASKER = web.AppKey("masker", Masker)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from receiver.alertmanager import Webhook
 from receiver.ingest import ingest
-from receiver.web.keys import CONFIG, OUTBOX, SETTINGS, WRITER
+from receiver.web.keys import LIVE, OUTBOX, SETTINGS, WRITER
 from receiver.web.responses import error, ok
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ async def receive_alerts(request: web.Request) -> web.Response:
         return error(422, "webhook does not match Alertmanager's payload (version 4)", details)
 
     try:
-        routes = request.app[CONFIG].routes
+        routes = request.app[LIVE].current.config.routes
         summary = await ingest(request.app[WRITER], hook, datetime.now(UTC), routes)
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         log.error("storage failed, asking Alertmanager to retry: %s", type(exc).__name__)
