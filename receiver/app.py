@@ -20,7 +20,7 @@ from receiver.secrets import Masker, masking
 from receiver.settings import Settings
 from receiver.store import schema
 from receiver.store.engine import Writer, create_engine
-from receiver.web import api, health, notifications, query
+from receiver.web import api, health, notifications, query, runbooks
 from receiver.web.keys import (
     ENGINE,
     HEAD_REVISION,
@@ -99,5 +99,6 @@ def create_app(settings: Settings, setup: Setup | None = None) -> web.Applicatio
     app.router.add_post("/alerts", receive_alerts)
     api.add_routes(app)
     notifications.add_routes(app)
+    runbooks.add_routes(app)
     health.add_routes(app)
     return app

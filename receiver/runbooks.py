@@ -17,8 +17,11 @@ none, its section headings. Loading is strict: every problem names its file and 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import yaml
@@ -190,3 +193,43 @@ def load_runbooks(folder: Path | None) -> Runbooks:
     if problems:
         raise RunbookError(problems)
     return Runbooks(tuple(loaded), folder)
+
+
+@dataclass(frozen=True)
+class Usage:
+    alerts: int
+    median_to_resolve: timedelta | None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How the runbooks met the alerts of a period: per runbook, and the gaps."""
+
+    usage: dict[str, Usage]
+    unmatched: dict[str, int]  # alertname -> alerts with no runbook
+
+
+def _median(values: list[timedelta]) -> timedelta | None:
+    if not values:
+        return None
+    return timedelta(seconds=median(v.total_seconds() for v in values))
+
+
+def coverage(
+    runbooks: Runbooks, alerts: Iterable[tuple[dict[str, str], datetime, datetime | None]]
+) -> Coverage:
+    """`alerts` are (labels, startsAt, endsAt or None while firing)."""
+    durations: dict[str, list[timedelta]] = {r.slug: [] for r in runbooks.items}
+    counts: dict[str, int] = dict.fromkeys(durations, 0)
+    unmatched: dict[str, int] = {}
+    for labels, starts_at, ends_at in alerts:
+        matched = runbooks.for_labels(labels)
+        if not matched:
+            name = labels.get("alertname", "")
+            unmatched[name] = unmatched.get(name, 0) + 1
+        for runbook in matched:
+            counts[runbook.slug] += 1
+            if ends_at is not None:
+                durations[runbook.slug].append(ends_at - starts_at)
+    usage = {slug: Usage(counts[slug], _median(durations[slug])) for slug in durations}
+    return Coverage(usage, dict(sorted(unmatched.items(), key=lambda kv: (-kv[1], kv[0]))))

@@ -68,7 +68,7 @@ async def test_alert_fields_are_camel_case(client: Client) -> None:
     assert set(first) == {
         "id", "fingerprint", "status", "labels", "annotations", "startsAt", "endsAt",
         "endInferred", "generatorURL", "timesReceived", "firstReceivedAt",
-        "lastReceivedAt", "incidentIds",
+        "lastReceivedAt", "incidentIds", "runbooks",
     }  # fmt: skip
 
 

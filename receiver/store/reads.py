@@ -293,3 +293,29 @@ async def notification_counts(
         for incident_id, status, n in rows:
             counts[incident_id][status] = n
     return counts
+
+
+async def alerts_since(
+    conn: AsyncConnection, since: datetime
+) -> list[tuple[dict[str, str], datetime, datetime | None]]:
+    """(labels, startsAt, endsAt) of every alert that started since `since`."""
+    result = await conn.stream(
+        select(alerts.c.labels, alerts.c.starts_at, alerts.c.ends_at).where(
+            alerts.c.starts_at >= since
+        )
+    )
+    return [(row.labels, row.starts_at, row.ends_at) async for row in result]
+
+
+async def member_labels(conn: AsyncConnection, incident_ids: list[int]) -> dict[int, list[Any]]:
+    """Per incident, its alerts' (labels, annotations): enough to pick their runbooks."""
+    found: dict[int, list[Any]] = defaultdict(list)
+    if incident_ids:
+        rows = await conn.execute(
+            select(incident_alerts.c.incident_id, alerts.c.labels, alerts.c.annotations)
+            .join(alerts, alerts.c.id == incident_alerts.c.alert_id)
+            .where(incident_alerts.c.incident_id.in_(incident_ids))
+        )
+        for incident_id, labels, annotations in rows:
+            found[incident_id].append((labels, annotations))
+    return found

@@ -12,7 +12,7 @@ from sqlalchemy import Row
 
 from receiver.matchers import MatcherError, parse_matcher
 from receiver.store import reads
-from receiver.web.keys import ENGINE, MASKER
+from receiver.web.keys import ENGINE, LIVE, MASKER, SETTINGS
 from receiver.web.notifications import notification_json
 from receiver.web.query import (
     MAX_LIMIT,
@@ -25,6 +25,7 @@ from receiver.web.query import (
     time_of,
 )
 from receiver.web.responses import error, iso, ok
+from receiver.web.runbooks import runbook_refs
 
 
 def _alert_query(query: Any) -> reads.AlertQuery:
@@ -44,7 +45,9 @@ def _alert_query(query: Any) -> reads.AlertQuery:
     )
 
 
-def _alert_json(row: Row[Any], incident_ids: list[int]) -> dict[str, Any]:
+def _alert_json(
+    row: Row[Any], incident_ids: list[int], runbooks: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "id": row.id,
         "fingerprint": row.fingerprint,
@@ -59,10 +62,13 @@ def _alert_json(row: Row[Any], incident_ids: list[int]) -> dict[str, Any]:
         "firstReceivedAt": iso(row.first_received_at),
         "lastReceivedAt": iso(row.last_received_at),
         "incidentIds": incident_ids,
+        "runbooks": runbooks,
     }
 
 
-def _incident_json(row: Row[Any], counts: dict[str, int]) -> dict[str, Any]:
+def _incident_json(
+    row: Row[Any], counts: dict[str, int], runbooks: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "id": row.id,
         "receiver": row.receiver,
@@ -78,7 +84,19 @@ def _incident_json(row: Row[Any], counts: dict[str, int]) -> dict[str, Any]:
         "timesReceived": row.times_received,
         "lastReceivedAt": iso(row.last_received_at),
         "alertCounts": counts,
+        "runbooks": runbooks,
     }
+
+
+def _refs(request: web.Request) -> Any:
+    """Runbook references for label and annotation sets, as the API shows them."""
+    runbooks = request.app[LIVE].current.runbooks
+    external_url = request.app[SETTINGS].external_url
+
+    def refs(labels: list[dict[str, str]], annotations: list[dict[str, str]]) -> Any:
+        return runbook_refs(labels, annotations, runbooks, external_url)
+
+    return refs
 
 
 def _event_json(row: Row[Any]) -> dict[str, Any]:
@@ -97,9 +115,13 @@ async def list_alerts(request: web.Request) -> web.Response:
     async with request.app[ENGINE].connect() as conn:
         page = await reads.list_alerts(conn, query, limit, after)
         incident_ids = await reads.incident_ids_of(conn, [r.id for r in page.rows])
+    refs = _refs(request)
     return ok(
         {
-            "alerts": [_alert_json(r, incident_ids.get(r.id, [])) for r in page.rows],
+            "alerts": [
+                _alert_json(r, incident_ids.get(r.id, []), refs([r.labels], [r.annotations]))
+                for r in page.rows
+            ],
             "next": encode_cursor(page.next),
         }
     )
@@ -113,7 +135,8 @@ async def get_alert(request: web.Request) -> web.Response:
             return error(404, f"no alert with id {alert_id}")
         incident_ids = await reads.incident_ids_of(conn, [alert_id])
         timeline = await reads.alert_events(conn, alert_id)
-    body = _alert_json(row, incident_ids.get(alert_id, []))
+    refs = _refs(request)
+    body = _alert_json(row, incident_ids.get(alert_id, []), refs([row.labels], [row.annotations]))
     body["events"] = [_event_json(e) for e in timeline]
     return ok(body)
 
@@ -126,12 +149,17 @@ async def list_incidents(request: web.Request) -> web.Response:
         ids = [r.id for r in page.rows]
         counts = await reads.alert_counts(conn, ids)
         sent = await reads.notification_counts(conn, ids)
+        members = await reads.member_labels(conn, ids)
+    refs = _refs(request)
+
+    def shaped(r: Row[Any]) -> dict[str, Any]:
+        found = members.get(r.id, [])
+        runbooks = refs([labels for labels, _ in found], [notes for _, notes in found])
+        return {**_incident_json(r, counts[r.id], runbooks), "notificationCounts": sent[r.id]}
+
     return ok(
         {
-            "incidents": [
-                {**_incident_json(r, counts[r.id]), "notificationCounts": sent[r.id]}
-                for r in page.rows
-            ],
+            "incidents": [shaped(r) for r in page.rows],
             "next": encode_cursor(page.next),
         }
     )
@@ -150,8 +178,13 @@ async def get_incident(request: web.Request) -> web.Response:
     counts = {"firing": 0, "resolved": 0}
     for member in members:
         counts[member.status] += 1
-    body = _incident_json(row, counts)
-    body["alerts"] = [_alert_json(m, incident_ids.get(m.id, [])) for m in members]
+    refs = _refs(request)
+    runbooks = refs([m.labels for m in members], [m.annotations for m in members])
+    body = _incident_json(row, counts, runbooks)
+    body["alerts"] = [
+        _alert_json(m, incident_ids.get(m.id, []), refs([m.labels], [m.annotations]))
+        for m in members
+    ]
     mask = request.app[MASKER]
     body["notifications"] = [notification_json(n, attempts.get(n.id, []), mask) for n in sent.rows]
     return ok(body)
