@@ -82,13 +82,13 @@ def external_links(annotations: dict[str, str]) -> list[tuple[str, str]]:
 def _steps(body: str) -> tuple[str, ...]:
     tokens = MarkdownIt("commonmark").parse(body)
     items: list[str] = []
-    depth = 0
+    lists: list[str] = []  # the open lists, outermost first
     for i, token in enumerate(tokens):
-        if token.type == "ordered_list_open":
-            depth += 1
-        elif token.type == "ordered_list_close":
-            depth -= 1
-        elif token.type == "list_item_open" and depth == 1:
+        if token.type in ("ordered_list_open", "bullet_list_open"):
+            lists.append(token.type)
+        elif token.type in ("ordered_list_close", "bullet_list_close"):
+            lists.pop()
+        elif token.type == "list_item_open" and lists == ["ordered_list_open"]:
             inline = next((t for t in tokens[i:] if t.type == "inline"), None)
             if inline is not None:
                 items.append(inline.content.strip())
