@@ -248,6 +248,9 @@ def _check_config(settings: Settings) -> int:
             f"route {i}: {matchers} -> {', '.join(route.channels)}"
             + (f" ({'; '.join(extras)})" if extras else "")
         )
+    folder = setup.runbooks.folder
+    exists = folder is not None and folder.is_dir()
+    print(f"runbooks: {len(setup.runbooks.items)} from {folder}{'' if exists else ' (no folder)'}")
     print("configuration OK")
     return 0
 

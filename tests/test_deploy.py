@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -35,3 +36,18 @@ def test_compose_mounts_existing_files() -> None:
             if source.startswith("./"):
                 assert (ROOT / source).exists(), source
     assert compose["services"]["receiver"]["ports"] == ["5001:5001"]
+
+
+def test_receiver_config_and_runbooks_pass_check_config(tmp_path: Path) -> None:
+    """The kit's receiver.yml, with its runbooks folder where compose mounts it."""
+    text = (ROOT / "deploy" / "receiver" / "receiver.yml").read_text()
+    config = tmp_path / "receiver.yml"
+    config.write_text(
+        text.replace("/etc/alert-receiver/runbooks", str(ROOT / "deploy" / "runbooks"))
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "receiver", "check-config", "--config", str(config)],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "runbooks: 15 from" in result.stdout
