@@ -60,10 +60,11 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     if settings.migrate:  # also puts SQLite in WAL mode; `alert-receiver migrate` does too
         await schema.upgrade(engine)
     app[ENGINE] = engine
-    app[WRITER] = Writer(engine)
+    app[WRITER] = Writer(engine, settings.sqlite_synchronous)
     app[HEAD_REVISION] = head
     log.info("storing into %s", masked_url(settings.database_url))
     yield
+    await app[WRITER].close()
     await engine.dispose()
 
 

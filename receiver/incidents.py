@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from receiver.alertmanager import Webhook
 from receiver.change import Change
@@ -29,8 +29,8 @@ class GroupOutcome:
     changes: dict[int, Change]  # per incident this webhook changed
 
 
-async def update_incidents(
-    conn: AsyncConnection,
+def update_incidents(
+    conn: Connection,
     hook: Webhook,
     known: dict[str, list[Episode]],
     delivered: list[Delivered],
@@ -39,7 +39,7 @@ async def update_incidents(
     carried = [d.episode for d in delivered if d.carried]
     key = group_hash(hook.receiver, hook.group_key)
     group = incidents.c.group_hash == key
-    open_id = await conn.scalar(
+    open_id = conn.scalar(
         select(incidents.c.id).where(group, incidents.c.status != RESOLVED).with_for_update()
     )
     snapshot = {
@@ -52,7 +52,7 @@ async def update_incidents(
     }
     opened = open_id is None
     if open_id is not None:
-        await conn.execute(
+        conn.execute(
             update(incidents)
             .where(incidents.c.id == open_id)
             .values(times_received=incidents.c.times_received + 1, **snapshot)
@@ -63,10 +63,10 @@ async def update_incidents(
         if any(e.status == FIRING for e in carried):
             members = carried
         else:  # only late resolved copies: keep those no incident of the group holds yet
-            members = await _not_yet_in_group(conn, carried, group)
+            members = _not_yet_in_group(conn, carried, group)
         incident_id = None
         if members:
-            incident_id = await conn.scalar(
+            incident_id = conn.scalar(
                 insert(incidents)
                 .values(
                     group_hash=key,
@@ -80,20 +80,20 @@ async def update_incidents(
             )
     joined: set[int] = set()
     if incident_id is not None:
-        added = await _add_members(conn, incident_id, members)
+        added = _add_members(conn, incident_id, members)
         joined = {e.id for e in members if e.id in added and e.status == FIRING and e.id}
 
     resolved_now = {
         e.id for group_ in known.values() for e in group_ if "status" in e.dirty and e.id
     }
-    holding = await _open_incidents_holding(conn, resolved_now)
+    holding = _open_incidents_holding(conn, resolved_now)
     if incident_id is not None:
         holding.setdefault(incident_id, set())
     may_resolve_group = not (hook.truncated_alerts > 0 and hook.status == FIRING)
     status = None
     changes: dict[int, Change] = {}
     for candidate in sorted(holding):
-        settled = await _settle(conn, candidate, may_resolve_group or candidate != incident_id)
+        settled = _settle(conn, candidate, may_resolve_group or candidate != incident_id)
         if candidate == incident_id:
             status = settled
         change = Change(
@@ -107,13 +107,11 @@ async def update_incidents(
     return GroupOutcome(incident_id, status, changes)
 
 
-async def _not_yet_in_group(
-    conn: AsyncConnection, episodes: list[Episode], group: Any
-) -> list[Episode]:
+def _not_yet_in_group(conn: Connection, episodes: list[Episode], group: Any) -> list[Episode]:
     if not episodes:
         return []
     held = set(
-        await conn.scalars(
+        conn.scalars(
             select(incident_alerts.c.alert_id)
             .join(incidents, incidents.c.id == incident_alerts.c.incident_id)
             .where(group, incident_alerts.c.alert_id.in_([e.id for e in episodes]))
@@ -122,13 +120,13 @@ async def _not_yet_in_group(
     return [e for e in episodes if e.id not in held]
 
 
-async def _add_members(conn: AsyncConnection, incident_id: int, members: list[Episode]) -> set[int]:
+def _add_members(conn: Connection, incident_id: int, members: list[Episode]) -> set[int]:
     """Attach alerts not attached yet; answer which ones were new to the incident."""
     ids = {e.id for e in members if e.id is not None}
     if not ids:
         return set()
     present = set(
-        await conn.scalars(
+        conn.scalars(
             select(incident_alerts.c.alert_id).where(
                 incident_alerts.c.incident_id == incident_id,
                 incident_alerts.c.alert_id.in_(ids),
@@ -137,19 +135,17 @@ async def _add_members(conn: AsyncConnection, incident_id: int, members: list[Ep
     )
     added = ids - present
     if added:
-        await conn.execute(
+        conn.execute(
             insert(incident_alerts),
             [{"incident_id": incident_id, "alert_id": i} for i in sorted(added)],
         )
     return added
 
 
-async def _open_incidents_holding(
-    conn: AsyncConnection, alert_ids: set[int]
-) -> dict[int, set[int]]:
+def _open_incidents_holding(conn: Connection, alert_ids: set[int]) -> dict[int, set[int]]:
     holding: dict[int, set[int]] = {}
     if alert_ids:
-        rows = await conn.execute(
+        rows = conn.execute(
             select(incident_alerts.c.incident_id, incident_alerts.c.alert_id)
             .join(incidents, incidents.c.id == incident_alerts.c.incident_id)
             .where(incident_alerts.c.alert_id.in_(alert_ids), incidents.c.status != RESOLVED)
@@ -159,16 +155,16 @@ async def _open_incidents_holding(
     return holding
 
 
-async def _settle(conn: AsyncConnection, incident_id: int, may_resolve: bool) -> str:
+def _settle(conn: Connection, incident_id: int, may_resolve: bool) -> str:
     """An incident resolves when none of its alerts is firing any more."""
-    status: str | None = await conn.scalar(
+    status: str | None = conn.scalar(
         select(incidents.c.status).where(incidents.c.id == incident_id).with_for_update()
     )
     assert status is not None
     if status == RESOLVED or not may_resolve:
         return status
     firing, last_end = (
-        await conn.execute(
+        conn.execute(
             select(
                 func.count().filter(alerts.c.status == FIRING),
                 func.max(alerts.c.ends_at),
@@ -179,7 +175,7 @@ async def _settle(conn: AsyncConnection, incident_id: int, may_resolve: bool) ->
     ).one()
     if firing:
         return status
-    await conn.execute(
+    conn.execute(
         update(incidents)
         .where(incidents.c.id == incident_id)
         .values(status=RESOLVED, resolved_at=last_end)

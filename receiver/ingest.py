@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from receiver.alertmanager import Webhook
 from receiver.config import Route
@@ -47,25 +47,25 @@ async def ingest(
     keys = [lock_key("group", hook.receiver, hook.group_key)]
     keys += [lock_key("alert", a.fingerprint) for a in hook.alerts]
 
-    async def transaction(conn: AsyncConnection) -> Summary:
-        known = await _load_episodes(conn, hook)
+    def transaction(conn: Connection) -> Summary:
+        known = _load_episodes(conn, hook)
         delivered = apply_webhook(hook.alerts, known, received_at)
-        await _write_episodes(conn, known, delivered, received_at)
-        group = await update_incidents(conn, hook, known, delivered, received_at)
-        queued = await outbox.record_changes(conn, group.changes, routes, received_at)
+        _write_episodes(conn, known, delivered, received_at)
+        group = update_incidents(conn, hook, known, delivered, received_at)
+        queued = outbox.record_changes(conn, group.changes, routes, received_at)
         counts = Counter(d.outcome for d in delivered)
         return Summary(counts, group.incident_id, group.status, queued)
 
     return await writer.run(keys, transaction)
 
 
-async def _load_episodes(conn: AsyncConnection, hook: Webhook) -> dict[str, list[Episode]]:
+def _load_episodes(conn: Connection, hook: Webhook) -> dict[str, list[Episode]]:
     """Every episode a decision may need: the firing ones, and any at or after the oldest
     start this webhook carries (resolved history older than that cannot matter)."""
     if not hook.alerts:
         return {}
     oldest = min(a.start for a in hook.alerts)
-    rows = await conn.execute(
+    rows = conn.execute(
         select(
             alerts.c.id,
             alerts.c.fingerprint,
@@ -85,8 +85,8 @@ async def _load_episodes(conn: AsyncConnection, hook: Webhook) -> dict[str, list
     return known
 
 
-async def _write_episodes(
-    conn: AsyncConnection,
+def _write_episodes(
+    conn: Connection,
     known: dict[str, list[Episode]],
     delivered: list[Delivered],
     received_at: datetime,
@@ -94,7 +94,7 @@ async def _write_episodes(
     touched = [e for group in known.values() for e in group if e.id is None or e.dirty]
     new = [e for e in touched if e.id is None]
     if new:
-        result = await conn.execute(
+        result = conn.execute(
             insert(alerts).returning(alerts.c.id, sort_by_parameter_order=True),
             [_insert_values(e, received_at) for e in new],
         )
@@ -103,10 +103,10 @@ async def _write_episodes(
     for episode in touched:
         if episode.dirty and episode not in new:
             values = {name: getattr(episode, name) for name in episode.dirty}
-            await conn.execute(update(alerts).where(alerts.c.id == episode.id).values(**values))
+            conn.execute(update(alerts).where(alerts.c.id == episode.id).values(**values))
     repeated = [d.episode.id for d in delivered if d.episode not in new]
     if repeated:
-        await conn.execute(
+        conn.execute(
             update(alerts)
             .where(alerts.c.id.in_(repeated))
             .values(times_received=alerts.c.times_received + 1, last_received_at=received_at)
@@ -124,7 +124,7 @@ async def _write_episodes(
         for ev in e.events
     ]
     if drafts:
-        await conn.execute(insert(events), drafts)
+        conn.execute(insert(events), drafts)
 
 
 def _insert_values(episode: Episode, received_at: datetime) -> dict[str, Any]:

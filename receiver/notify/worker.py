@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from receiver.config import FileConfig, Route
 from receiver.live import Setup
@@ -95,8 +95,7 @@ class Outbox:
         if now < self._next_reminders or not any(r.repeat_interval for r in config.routes):
             return
         self._next_reminders = now + config.delivery.reminder_check
-        async with self._engine.connect() as conn:
-            candidates = await outbox.open_incidents(conn)
+        candidates = await self._writer.run([], outbox.open_incidents)
         if not candidates:
             return
         keys = [REMINDER_LOCK] + [lock_key("group", c.receiver, c.group_key) for c in candidates]
@@ -127,10 +126,7 @@ class Outbox:
         if held_back:
             later = now + self._config().delivery.poll_interval
 
-            async def hand_back(conn: AsyncConnection) -> None:
-                await outbox.release(conn, held_back, later)
-
-            await self._writer.run([], hand_back)
+            await self._writer.run([], lambda conn: outbox.release(conn, held_back, later))
 
     def _forget(self, notification_id: int, _task: asyncio.Task[None]) -> None:
         self._inflight.pop(notification_id, None)

@@ -1,10 +1,17 @@
 """Engine set-up and the write transaction: the one place where SQLite and Postgres differ.
 
-Writers must never interleave on the same alert or group. SQLite gets that from
-`BEGIN IMMEDIATE` (one writer at a time, across processes too) plus an in-process lock
-so that waiting happens in asyncio rather than in SQLite's busy loop. Postgres gets it
-from transaction-scoped advisory locks on the fingerprints and groups a webhook touches,
-taken in sorted order so that concurrent writers cannot deadlock on them.
+Writes are plain synchronous SQLAlchemy code (`work(connection)`), run in one transaction
+each, so that the same code serves both databases:
+
+- **Postgres**: `AsyncConnection.run_sync` runs the work over asyncpg. Writers must never
+  interleave on the same alert or group, so the transaction first takes advisory locks
+  on the fingerprints and groups it touches, in sorted order so that concurrent writers
+  cannot deadlock on them. Deadlocks elsewhere and serialization failures are retried.
+- **SQLite**: one writer thread with its own pysqlite connection runs the work directly:
+  no thread hop per statement. It does group commit: whatever work queued up while the
+  previous transaction ran goes into the next one, each piece in its own SAVEPOINT (one
+  failing piece fails alone), and every caller is answered only after the COMMIT.
+  `BEGIN IMMEDIATE` keeps other processes on the same file out meanwhile.
 """
 
 from __future__ import annotations
@@ -12,15 +19,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import queue
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,13 +44,13 @@ _WAL_ATTEMPTS = 40
 def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> AsyncEngine:
     engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, sqlite_synchronous)
+        _configure_sqlite(engine.sync_engine, sqlite_synchronous)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     # The driver's own transaction handling cannot do BEGIN IMMEDIATE; take it over.
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -49,7 +59,7 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = "IMMEDIATE" if conn.get_execution_options().get("writer") else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")
@@ -86,41 +96,115 @@ def lock_key(*parts: str) -> int:
 class Writer:
     """Runs write transactions with the right exclusion and retries for the dialect."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, sqlite_synchronous: str = "NORMAL") -> None:
         self.engine = engine
-        self.sqlite = engine.dialect.name == "sqlite"
-        self._local = asyncio.Lock() if self.sqlite else None
+        self._group: _GroupCommit | None = None
+        if engine.dialect.name == "sqlite":
+            sync = create_sync_engine(
+                engine.url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
+            )
+            _configure_sqlite(sync, sqlite_synchronous)
+            self._group = _GroupCommit(sync)
 
-    @asynccontextmanager
-    async def _transaction(self, keys: Iterable[int]) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(writer=True)
-            async with conn.begin():
-                if not self.sqlite:
-                    await conn.execute(
-                        text(
-                            "SELECT pg_advisory_xact_lock(k) FROM "
-                            "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"
-                        ),
-                        {"keys": sorted(set(keys))},
-                    )
-                yield conn
-
-    async def run(self, keys: Iterable[int], work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run `await work(conn)` in one transaction; retry on deadlock or serialization."""
-        keys = list(keys)
+    async def run(self, keys: Iterable[int], work: Callable[[Connection], T]) -> T:
+        """Run `work(connection)` in a transaction; answer after it committed."""
+        if self._group is not None:
+            return await self._group.submit(work)
+        keys = sorted(set(keys))
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
-                if self._local is not None:
-                    async with self._local, self._transaction(keys) as conn:
-                        return await work(conn)
-                async with self._transaction(keys) as conn:
-                    return await work(conn)
+                async with self.engine.begin() as conn:
+                    if keys:
+                        await conn.execute(_ADVISORY_LOCKS, {"keys": keys})
+                    return await conn.run_sync(work)
             except DBAPIError as exc:
                 if attempt == _WRITE_ATTEMPTS or _sqlstate(exc) not in _RETRYABLE_SQLSTATES:
                     raise
                 log.warning("write transaction conflicted (attempt %d), retrying", attempt)
         raise AssertionError("unreachable")
+
+    async def close(self) -> None:
+        if self._group is not None:
+            await asyncio.to_thread(self._group.close)
+
+
+_ADVISORY_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM "
+    "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"
+)
+_MAX_GROUP = 256
+
+
+@dataclass
+class _Job:
+    work: Callable[[Connection], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    result: Any = None
+    error: BaseException | None = field(default=None)
+
+
+class _GroupCommit:
+    """The SQLite writer thread: batches of jobs, a SAVEPOINT each, one COMMIT."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
+        self._thread.start()
+
+    async def submit(self, work: Callable[[Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        job = _Job(work, loop, loop.create_future())
+        self._queue.put(job)
+        result: T = await job.future
+        return result
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._engine.dispose()
+
+    def _serve(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < _MAX_GROUP:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    self._queue.put(None)  # finish this batch, then stop
+                    break
+                batch.append(job)
+            self._commit(batch)
+
+    def _commit(self, batch: list[_Job]) -> None:
+        try:
+            with self._engine.connect() as conn, conn.execution_options(writer=True).begin():
+                for job in batch:
+                    try:
+                        with conn.begin_nested():
+                            job.result = job.work(conn)
+                    except Exception as exc:  # this job alone fails; the batch goes on
+                        job.error = exc
+        except Exception as exc:  # no connection, or the COMMIT failed: nothing is stored
+            for job in batch:
+                job.error = exc
+        for job in batch:
+            job.loop.call_soon_threadsafe(_settle, job)
+
+
+def _settle(job: _Job) -> None:
+    if job.future.cancelled():
+        return
+    if job.error is not None:
+        job.future.set_exception(job.error)
+    else:
+        job.future.set_result(job.result)
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

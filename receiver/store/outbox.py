@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from receiver.change import Change
 from receiver.config import Route
@@ -28,13 +28,13 @@ PENDING, SENDING, DELIVERED, FAILED, SUPERSEDED = (
 )
 
 
-async def record_changes(
-    conn: AsyncConnection, changes: dict[int, Change], routes: list[Route], now: datetime
+def record_changes(
+    conn: Connection, changes: dict[int, Change], routes: list[Route], now: datetime
 ) -> int:
     """Queue one notification per (incident change, channel) the routes ask for."""
     if not changes or not routes:
         return 0
-    rows = await conn.execute(
+    rows = conn.execute(
         select(incidents.c.id, incidents.c.receiver, incidents.c.common_labels).where(
             incidents.c.id.in_(changes)
         )
@@ -48,7 +48,7 @@ async def record_changes(
                 _row(incident_id, planned.channel, planned.route_index, "change", change, now)
             )
     if queued:
-        await conn.execute(insert(notifications), queued)
+        conn.execute(insert(notifications), queued)
     return len(queued)
 
 
@@ -74,8 +74,8 @@ def _row(
     }
 
 
-async def open_incidents(conn: AsyncConnection) -> list[Any]:
-    rows = await conn.execute(
+def open_incidents(conn: Connection) -> list[Any]:
+    rows = conn.execute(
         select(
             incidents.c.id,
             incidents.c.receiver,
@@ -87,13 +87,13 @@ async def open_incidents(conn: AsyncConnection) -> list[Any]:
     return list(rows)
 
 
-async def record_reminders(
-    conn: AsyncConnection, candidates: list[Any], routes: list[Route], now: datetime
+def record_reminders(
+    conn: Connection, candidates: list[Any], routes: list[Route], now: datetime
 ) -> int:
     """A reminder per channel whose route's repeat_interval passed since the last message."""
     queued = []
     for incident in candidates:
-        status = await conn.scalar(select(incidents.c.status).where(incidents.c.id == incident.id))
+        status = conn.scalar(select(incidents.c.status).where(incidents.c.id == incident.id))
         if status != "open":  # resolved or acknowledged since the candidates were listed
             continue
         matched = matching_routes(routes, routing_labels(incident.common_labels, incident.receiver))
@@ -101,7 +101,7 @@ async def record_reminders(
             if route.repeat_interval is None:
                 continue
             for channel in route.channels:
-                last = await conn.scalar(
+                last = conn.scalar(
                     select(func.max(notifications.c.created_at)).where(
                         notifications.c.incident_id == incident.id,
                         notifications.c.channel == channel,
@@ -111,7 +111,7 @@ async def record_reminders(
                     reminder = Change(reminder=True)
                     queued.append(_row(incident.id, channel, index, "reminder", reminder, now))
     if queued:
-        await conn.execute(insert(notifications), queued)
+        conn.execute(insert(notifications), queued)
     return len(queued)
 
 
@@ -127,8 +127,8 @@ class Claimed:
     created_at: datetime
 
 
-async def claim(
-    conn: AsyncConnection,
+def claim(
+    conn: Connection,
     now: datetime,
     limit: int,
     lease: timedelta,
@@ -156,17 +156,17 @@ async def claim(
     )
     if skip_channels:
         query = query.where(notifications.c.channel.not_in(skip_channels))
-    ids = list(await conn.scalars(query))
+    ids = list(conn.scalars(query))
     if not ids:
         return []
-    rows = (await conn.execute(select(notifications).where(notifications.c.id.in_(ids)))).all()
+    rows = (conn.execute(select(notifications).where(notifications.c.id.in_(ids)))).all()
     newest: dict[tuple[int, str], Any] = {}
     for row in sorted(rows, key=lambda r: r.id):
         newest[(row.incident_id, row.channel)] = row
     claimed = []
     for (incident_id, channel), row in newest.items():
-        change = await _fold_pile(conn, row, incident_id, channel, now)
-        await conn.execute(
+        change = _fold_pile(conn, row, incident_id, channel, now)
+        conn.execute(
             update(notifications)
             .where(notifications.c.id == row.id)
             .values(
@@ -191,13 +191,13 @@ async def claim(
     return claimed
 
 
-async def _fold_pile(
-    conn: AsyncConnection, keep: Any, incident_id: int, channel: str, now: datetime
+def _fold_pile(
+    conn: Connection, keep: Any, incident_id: int, channel: str, now: datetime
 ) -> Change:
     """Undelivered other notifications of the same incident and channel become one: the
     pending ones and those whose sender's lease ran out (no live sender: see `claim`)."""
     pile = (
-        await conn.execute(
+        conn.execute(
             select(notifications.c.id, notifications.c.change).where(
                 notifications.c.incident_id == incident_id,
                 notifications.c.channel == channel,
@@ -214,7 +214,7 @@ async def _fold_pile(
         return change
     for row in pile:
         change = Change.from_json(row.change).merge(change)
-    await conn.execute(
+    conn.execute(
         update(notifications)
         .where(notifications.c.id.in_([row.id for row in pile]))
         .values(status=SUPERSEDED, superseded_by=keep.id, claimed_by=None, claimed_until=None)
@@ -233,8 +233,8 @@ class Attempt:
     body: str
 
 
-async def finish(
-    conn: AsyncConnection,
+def finish(
+    conn: Connection,
     claimed: Claimed,
     attempt: Attempt,
     replica: str,
@@ -243,7 +243,7 @@ async def finish(
 ) -> None:
     """Log the attempt, then: delivered; or pending again at `retry_at`; or failed, with
     the route's fallback channel queued."""
-    await conn.execute(
+    conn.execute(
         insert(notification_attempts).values(
             notification_id=claimed.id,
             started_at=attempt.started_at,
@@ -268,7 +268,7 @@ async def finish(
         values.update(status=PENDING, due_at=retry_at)
     else:
         values.update(status=FAILED)
-    await conn.execute(update(notifications).where(notifications.c.id == claimed.id).values(values))
+    conn.execute(update(notifications).where(notifications.c.id == claimed.id).values(values))
     if values["status"] == FAILED and fallback is not None:
         now = attempt.started_at
         row = _row(
@@ -280,26 +280,26 @@ async def finish(
             now,
             fallback_of=claimed.id,
         )
-        await conn.execute(insert(notifications).values(row))
+        conn.execute(insert(notifications).values(row))
 
 
-async def release(conn: AsyncConnection, ids: list[int], due_at: datetime) -> None:
+def release(conn: Connection, ids: list[int], due_at: datetime) -> None:
     """Hand claimed rows back without an attempt (shutdown, or a breaker still probing)."""
     if ids:
-        await conn.execute(
+        conn.execute(
             update(notifications)
             .where(notifications.c.id.in_(ids), notifications.c.status == SENDING)
             .values(status=PENDING, due_at=due_at, claimed_by=None, claimed_until=None)
         )
 
 
-async def retry(conn: AsyncConnection, notification_id: int, now: datetime) -> str | None:
+def retry(conn: Connection, notification_id: int, now: datetime) -> str | None:
     """Re-queue a failed notification; answers its status before, or None if unknown."""
-    status: str | None = await conn.scalar(
+    status: str | None = conn.scalar(
         select(notifications.c.status).where(notifications.c.id == notification_id)
     )
     if status == FAILED:
-        await conn.execute(
+        conn.execute(
             update(notifications)
             .where(notifications.c.id == notification_id)
             .values(status=PENDING, due_at=now, attempts=0)

@@ -1,0 +1,24 @@
+-- Every request carries one new alert: a label set never seen before.
+local counter = 0
+local thread_id = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("id", thread_id)
+  thread_id = thread_id + 1
+end
+
+function init(args)
+  prefix = string.format("%d-%d", id, math.random(1, 1000000000))
+end
+
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{"version":"4","receiver":"bench","status":"firing","groupKey":"{}:{alertname=\\"Fresh%s-%d\\"}",' ..
+    '"groupLabels":{"alertname":"Fresh%s-%d"},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am",' ..
+    '"truncatedAlerts":0,"alerts":[{"status":"firing","labels":{"alertname":"Fresh%s-%d","instance":"i%d","severity":"warning"},' ..
+    '"annotations":{"summary":"bench"},"startsAt":"2026-11-26T10:00:00.123Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":""}]}',
+    prefix, counter, prefix, counter, prefix, counter, counter)
+  return wrk.format("POST", "/alerts", {["Content-Type"] = "application/json"}, body)
+end
