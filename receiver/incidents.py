@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from receiver.alertmanager import Webhook
@@ -29,6 +29,40 @@ class GroupOutcome:
     changes: dict[int, Change]  # per incident this webhook changed
 
 
+# Built once: constructing a statement costs more than SQLite takes to run it.
+_OPEN_INCIDENT = (
+    select(incidents.c.id)
+    .where(incidents.c.group_hash == bindparam("key"), incidents.c.status != RESOLVED)
+    .with_for_update()
+)
+_SNAPSHOT = (
+    "group_labels",
+    "common_labels",
+    "common_annotations",
+    "external_url",
+    "truncated_alerts",
+    "last_received_at",
+)
+_REFRESH_INCIDENT = (
+    update(incidents)
+    .where(incidents.c.id == bindparam("incident_id"))
+    .values(
+        times_received=incidents.c.times_received + 1,
+        **{name: bindparam(f"new_{name}") for name in _SNAPSHOT},
+    )
+)
+_INSERT_INCIDENT = insert(incidents).returning(incidents.c.id)
+_MEMBERS_PRESENT = select(incident_alerts.c.alert_id).where(
+    incident_alerts.c.incident_id == bindparam("incident_id"),
+    incident_alerts.c.alert_id.in_(bindparam("ids", expanding=True)),
+)
+_INSERT_MEMBERS = insert(incident_alerts)
+
+
+def _prefixed(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {f"new_{name}": value for name, value in snapshot.items()}
+
+
 def update_incidents(
     conn: Connection,
     hook: Webhook,
@@ -38,10 +72,7 @@ def update_incidents(
 ) -> GroupOutcome:
     carried = [d.episode for d in delivered if d.carried]
     key = group_hash(hook.receiver, hook.group_key)
-    group = incidents.c.group_hash == key
-    open_id = conn.scalar(
-        select(incidents.c.id).where(group, incidents.c.status != RESOLVED).with_for_update()
-    )
+    open_id = conn.scalar(_OPEN_INCIDENT, {"key": key})
     snapshot = {
         "group_labels": dict(hook.group_labels),
         "common_labels": dict(hook.common_labels),
@@ -52,35 +83,30 @@ def update_incidents(
     }
     opened = open_id is None
     if open_id is not None:
-        conn.execute(
-            update(incidents)
-            .where(incidents.c.id == open_id)
-            .values(times_received=incidents.c.times_received + 1, **snapshot)
-        )
+        conn.execute(_REFRESH_INCIDENT, {"incident_id": open_id, **_prefixed(snapshot)})
         members = carried
         incident_id: int | None = open_id
     else:
         if any(e.status == FIRING for e in carried):
             members = carried
         else:  # only late resolved copies: keep those no incident of the group holds yet
-            members = _not_yet_in_group(conn, carried, group)
+            members = _not_yet_in_group(conn, carried, incidents.c.group_hash == key)
         incident_id = None
         if members:
             incident_id = conn.scalar(
-                insert(incidents)
-                .values(
-                    group_hash=key,
-                    receiver=hook.receiver,
-                    group_key=hook.group_key,
-                    status=OPEN,
-                    opened_at=received_at,
+                _INSERT_INCIDENT,
+                {
+                    "group_hash": key,
+                    "receiver": hook.receiver,
+                    "group_key": hook.group_key,
+                    "status": OPEN,
+                    "opened_at": received_at,
                     **snapshot,
-                )
-                .returning(incidents.c.id)
+                },
             )
     joined: set[int] = set()
     if incident_id is not None:
-        added = _add_members(conn, incident_id, members)
+        added = _add_members(conn, incident_id, members, fresh=opened)
         joined = {e.id for e in members if e.id in added and e.status == FIRING and e.id}
 
     resolved_now = {
@@ -89,7 +115,10 @@ def update_incidents(
     holding = _open_incidents_holding(conn, resolved_now)
     if incident_id is not None:
         holding.setdefault(incident_id, set())
-    may_resolve_group = not (hook.truncated_alerts > 0 and hook.status == FIRING)
+    # A group that carries a firing alert cannot resolve; no need to ask the database.
+    may_resolve_group = not any(e.status == FIRING for e in carried) and not (
+        hook.truncated_alerts > 0 and hook.status == FIRING
+    )
     status = None
     changes: dict[int, Change] = {}
     for candidate in sorted(holding):
@@ -120,24 +149,22 @@ def _not_yet_in_group(conn: Connection, episodes: list[Episode], group: Any) -> 
     return [e for e in episodes if e.id not in held]
 
 
-def _add_members(conn: Connection, incident_id: int, members: list[Episode]) -> set[int]:
+def _add_members(
+    conn: Connection, incident_id: int, members: list[Episode], *, fresh: bool
+) -> set[int]:
     """Attach alerts not attached yet; answer which ones were new to the incident."""
     ids = {e.id for e in members if e.id is not None}
     if not ids:
         return set()
-    present = set(
-        conn.scalars(
-            select(incident_alerts.c.alert_id).where(
-                incident_alerts.c.incident_id == incident_id,
-                incident_alerts.c.alert_id.in_(ids),
-            )
-        )
+    present = (
+        set()
+        if fresh
+        else set(conn.scalars(_MEMBERS_PRESENT, {"incident_id": incident_id, "ids": list(ids)}))
     )
     added = ids - present
     if added:
         conn.execute(
-            insert(incident_alerts),
-            [{"incident_id": incident_id, "alert_id": i} for i in sorted(added)],
+            _INSERT_MEMBERS, [{"incident_id": incident_id, "alert_id": i} for i in sorted(added)]
         )
     return added
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from receiver.alertmanager import Webhook
@@ -59,26 +59,48 @@ async def ingest(
     return await writer.run(keys, transaction)
 
 
+# Built once: constructing a statement costs more than SQLite takes to run it.
+_LOAD_EPISODES = (
+    select(
+        alerts.c.id,
+        alerts.c.fingerprint,
+        alerts.c.starts_at,
+        alerts.c.status,
+        alerts.c.ends_at,
+        alerts.c.end_inferred,
+        alerts.c.annotations,
+    )
+    .where(alerts.c.fingerprint.in_(bindparam("fingerprints", expanding=True)))
+    .where(or_(alerts.c.status == FIRING, alerts.c.starts_at >= bindparam("oldest")))
+    .order_by(alerts.c.id)
+)
+_INSERT_ALERTS = insert(alerts).returning(alerts.c.id, sort_by_parameter_order=True)
+_UPDATE_STATE = (
+    update(alerts)
+    .where(alerts.c.id == bindparam("episode_id"))
+    .values(
+        status=bindparam("new_status"),
+        ends_at=bindparam("new_ends_at"),
+        end_inferred=bindparam("new_end_inferred"),
+        annotations=bindparam("new_annotations"),
+    )
+)
+_COUNT_DELIVERY = (
+    update(alerts)
+    .where(alerts.c.id.in_(bindparam("ids", expanding=True)))
+    .values(times_received=alerts.c.times_received + 1, last_received_at=bindparam("received_at"))
+)
+_INSERT_EVENTS = insert(events)
+
+
 def _load_episodes(conn: Connection, hook: Webhook) -> dict[str, list[Episode]]:
     """Every episode a decision may need: the firing ones, and any at or after the oldest
     start this webhook carries (resolved history older than that cannot matter)."""
     if not hook.alerts:
         return {}
     oldest = min(a.start for a in hook.alerts)
-    rows = conn.execute(
-        select(
-            alerts.c.id,
-            alerts.c.fingerprint,
-            alerts.c.starts_at,
-            alerts.c.status,
-            alerts.c.ends_at,
-            alerts.c.end_inferred,
-            alerts.c.annotations,
-        )
-        .where(alerts.c.fingerprint.in_({a.fingerprint for a in hook.alerts}))
-        .where(or_(alerts.c.status == FIRING, alerts.c.starts_at >= oldest))
-        .order_by(alerts.c.id)
-    )
+    fingerprints = sorted({a.fingerprint for a in hook.alerts})
+    rows = conn.execute(_LOAD_EPISODES, {"fingerprints": fingerprints, "oldest": oldest})
     known: dict[str, list[Episode]] = {}
     for row in rows:
         known.setdefault(row.fingerprint, []).append(Episode(**row._mapping))
@@ -94,23 +116,25 @@ def _write_episodes(
     touched = [e for group in known.values() for e in group if e.id is None or e.dirty]
     new = [e for e in touched if e.id is None]
     if new:
-        result = conn.execute(
-            insert(alerts).returning(alerts.c.id, sort_by_parameter_order=True),
-            [_insert_values(e, received_at) for e in new],
-        )
+        result = conn.execute(_INSERT_ALERTS, [_insert_values(e, received_at) for e in new])
         for episode, inserted_id in zip(new, result.scalars(), strict=True):
             episode.id = inserted_id
-    for episode in touched:
-        if episode.dirty and episode not in new:
-            values = {name: getattr(episode, name) for name in episode.dirty}
-            conn.execute(update(alerts).where(alerts.c.id == episode.id).values(**values))
+    changed = [
+        {
+            "episode_id": e.id,
+            "new_status": e.status,
+            "new_ends_at": e.ends_at,
+            "new_end_inferred": e.end_inferred,
+            "new_annotations": e.annotations,
+        }
+        for e in touched
+        if e.dirty and e not in new
+    ]
+    if changed:
+        conn.execute(_UPDATE_STATE, changed)
     repeated = [d.episode.id for d in delivered if d.episode not in new]
     if repeated:
-        conn.execute(
-            update(alerts)
-            .where(alerts.c.id.in_(repeated))
-            .values(times_received=alerts.c.times_received + 1, last_received_at=received_at)
-        )
+        conn.execute(_COUNT_DELIVERY, {"ids": repeated, "received_at": received_at})
     drafts = [
         {
             "alert_id": e.id,
@@ -124,7 +148,7 @@ def _write_episodes(
         for ev in e.events
     ]
     if drafts:
-        conn.execute(insert(events), drafts)
+        conn.execute(_INSERT_EVENTS, drafts)
 
 
 def _insert_values(episode: Episode, received_at: datetime) -> dict[str, Any]:
