@@ -216,7 +216,7 @@ async def _migrate(settings: Settings) -> None:
         await schema.upgrade(engine)
     finally:
         await engine.dispose()
-    print(f"{masked_url(settings.database_url)} is at schema {schema.head_revision()}")
+    print(f"{masked_url(settings.database_url)} is at schema {schema.HEAD}")
 
 
 def _check_config(settings: Settings) -> int:

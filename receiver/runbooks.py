@@ -25,7 +25,6 @@ from statistics import median
 from typing import Any
 
 import yaml
-from markdown_it import MarkdownIt
 
 from receiver.matchers import Matcher, MatcherError, matches_all, parse_matcher
 
@@ -80,6 +79,8 @@ def external_links(annotations: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def _steps(body: str) -> tuple[str, ...]:
+    from markdown_it import MarkdownIt  # only when there are runbooks to read
+
     tokens = MarkdownIt("commonmark").parse(body)
     items: list[str] = []
     lists: list[str] = []  # the open lists, outermost first

@@ -54,3 +54,7 @@ async def test_replicas_migrating_at_once_both_succeed(database_url: str) -> Non
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+def test_head_constant_matches_the_migrations() -> None:
+    assert schema.head_revision() == schema.HEAD

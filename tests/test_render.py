@@ -9,13 +9,12 @@ import pytest
 
 from receiver.change import Change
 from receiver.notify.render import (
-    AlertView,
-    IncidentView,
     TemplateError,
     compile_template,
     render,
     silence_url,
 )
+from receiver.notify.views import AlertView, IncidentView
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 START = NOW - timedelta(hours=2)

@@ -12,21 +12,20 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-import apprise
-
-from receiver.notify.render import Message
 from receiver.secrets import Masker, url_secrets
 
-_NOTIFY_TYPES = {
-    "info": apprise.NotifyType.INFO,
-    "success": apprise.NotifyType.SUCCESS,
-    "warning": apprise.NotifyType.WARNING,
-    "failure": apprise.NotifyType.FAILURE,
-}
+if TYPE_CHECKING:
+    from receiver.notify.render import Message
+
+# Apprise is imported where it is used: a receiver without channels never loads it, and
+# one with channels loads it (and all its plugins) while validating them at start-up.
 
 
-def _instantiate(url: str) -> apprise.plugins.NotifyBase | None:
+def _instantiate(url: str) -> Any:
+    import apprise
+
     return apprise.Apprise.instantiate(url)
 
 
@@ -46,7 +45,7 @@ def masked_url(url: str) -> str:
     plugin = _instantiate(url)
     if plugin is None:
         return "(invalid URL)"
-    return str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
+    return str(plugin.url(privacy=True))
 
 
 def secrets_of(urls: list[str]) -> set[str]:
@@ -88,6 +87,8 @@ class SendOutcome:
 
 
 async def send(urls: list[str], message: Message, deadline: timedelta, mask: Masker) -> SendOutcome:
+    import apprise
+
     notifier = apprise.Apprise()
     for url in urls:
         notifier.add(url)
@@ -95,7 +96,7 @@ async def send(urls: list[str], message: Message, deadline: timedelta, mask: Mas
     result = await notifier.async_notify(
         body=message.body,
         title=message.title,
-        notify_type=_NOTIFY_TYPES[message.severity],
+        notify_type=apprise.NotifyType(message.severity),
         body_format=apprise.NotifyFormat.MARKDOWN,
         timeout=deadline.total_seconds(),
         log_level=logging.WARNING,

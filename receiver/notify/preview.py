@@ -14,13 +14,12 @@ from receiver.change import Change
 from receiver.lifecycle import FIRING, RESOLVED, apply_webhook
 from receiver.live import Setup
 from receiver.notify.render import (
-    AlertView,
     Guides,
-    IncidentView,
     Message,
     incident_runbooks,
     render,
 )
+from receiver.notify.views import AlertView, IncidentView
 from receiver.routing import matching_routes, plan, routing_labels
 
 

@@ -18,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from receiver.change import Change
 from receiver.durations import format_duration
+from receiver.notify.views import AlertView, IncidentView, runbook_url, safe_link
 from receiver.runbooks import Runbook, Runbooks
 
 _ENV = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, autoescape=False)
@@ -43,31 +44,6 @@ _DEFAULT_BODY = compile_template(DEFAULT_BODY)
 
 
 @dataclass(frozen=True)
-class AlertView:
-    id: int
-    status: str
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    starts_at: datetime
-    ends_at: datetime | None
-    end_inferred: bool
-    generator_url: str
-
-
-@dataclass(frozen=True)
-class IncidentView:
-    id: int
-    status: str
-    receiver: str
-    group_labels: dict[str, str]
-    common_labels: dict[str, str]
-    alertmanager_url: str
-    opened_at: datetime
-    resolved_at: datetime | None
-    alerts: list[AlertView]
-
-
-@dataclass(frozen=True)
 class Guides:
     """The runbooks a message carries, and how many of each one's steps."""
 
@@ -90,11 +66,6 @@ class Message:
     title: str
     body: str
     severity: str  # apprise notify type: info, success, warning, failure
-
-
-def safe_link(url: str) -> str | None:
-    """Only http(s) URLs become links: a `javascript:` annotation must not."""
-    return url if url.lower().startswith(("http://", "https://")) else None
 
 
 def _matcher_filter(labels: dict[str, str]) -> str:
@@ -155,11 +126,6 @@ def _alert_context(
             ]
         ),
     }
-
-
-def runbook_url(external_url: str, slug: str) -> str | None:
-    base = safe_link(external_url.rstrip("/"))
-    return f"{base}/runbooks/{slug}" if base else None
 
 
 def render_context(

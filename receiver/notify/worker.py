@@ -14,14 +14,17 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from receiver.config import FileConfig, Route
 from receiver.live import Setup
+
+if TYPE_CHECKING:
+    from receiver.notify.render import Message
 from receiver.notify import channels
 from receiver.notify.policy import Breaker, retry_at
-from receiver.notify.render import Guides, Message, incident_runbooks, render
 from receiver.secrets import Masker
 from receiver.store import outbox, reads
 from receiver.store.engine import Writer, lock_key
@@ -176,6 +179,9 @@ class Outbox:
     async def _message(
         self, item: outbox.Claimed, route: Route | None
     ) -> tuple[Message | None, str | None]:
+        # Jinja2 and the templates load with the first message, not at start-up.
+        from receiver.notify.render import Guides, incident_runbooks, render
+
         async with self._engine.connect() as conn:
             view = await reads.incident_view(conn, item.incident_id)
         if view is None:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, Select
 
 from receiver.matchers import Matcher, matches_all
-from receiver.notify.render import AlertView, IncidentView
+from receiver.notify.views import AlertView, IncidentView
 from receiver.store.tables import (
     INDEXED_LABEL_CHARS,
     alerts,

@@ -3,17 +3,15 @@ and incidents carry in the API."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from typing import Any
 
-import nh3
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markdown_it import MarkdownIt
 
 from receiver.durations import format_duration
-from receiver.notify.render import runbook_url
+from receiver.notify.views import runbook_url
 from receiver.runbooks import Runbook, Runbooks, coverage, external_links
 from receiver.store import reads
 from receiver.web.keys import ENGINE, LIVE, SETTINGS
@@ -21,18 +19,27 @@ from receiver.web.responses import error, ok
 
 WINDOW = timedelta(days=30)
 
-_PAGES = Environment(
-    loader=FileSystemLoader(str(files("receiver.web") / "templates")),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable("table")
+
+@functools.cache
+def _pages() -> Any:
+    """The page templates, built on first use rather than at start-up."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(str(files("receiver.web") / "templates")),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def markdown_html(text: str) -> str:
     """Runbooks are written by people, read by browsers: render, then sanitize."""
-    return nh3.clean(_MARKDOWN.render(text), url_schemes={"http", "https", "mailto"})
+    import nh3
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    return nh3.clean(html, url_schemes={"http", "https", "mailto"})
 
 
 def _url(external_url: str, slug: str) -> str:
@@ -107,7 +114,7 @@ async def _coverage(request: web.Request) -> Any:
 
 
 def _html(template: str, status: int = 200, **context: Any) -> web.Response:
-    page = _PAGES.get_template(template).render(**context)
+    page = _pages().get_template(template).render(**context)
     return web.Response(text=page, status=status, content_type="text/html")
 
 

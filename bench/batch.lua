@@ -1,0 +1,25 @@
+-- Webhooks of 20 new alerts each (one group, 20 label sets never seen before).
+local counter = 0
+local thread_id = 0
+function setup(thread)
+  thread:set("id", thread_id)
+  thread_id = thread_id + 1
+end
+function init(args)
+  prefix = string.format("%d-%d", id, math.random(1, 1000000000))
+end
+request = function()
+  counter = counter + 1
+  local items = {}
+  for i = 1, 20 do
+    items[i] = string.format(
+      '{"status":"firing","labels":{"alertname":"Batch%s-%d","instance":"i%d","severity":"warning"},' ..
+      '"annotations":{"summary":"bench"},"startsAt":"2026-11-26T10:00:00.123Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":""}',
+      prefix, counter, i)
+  end
+  local body = string.format(
+    '{"version":"4","receiver":"bench","status":"firing","groupKey":"{}:{alertname=\\"Batch%s-%d\\"}",' ..
+    '"groupLabels":{"alertname":"Batch%s-%d"},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am",' ..
+    '"truncatedAlerts":0,"alerts":[%s]}', prefix, counter, prefix, counter, table.concat(items, ","))
+  return wrk.format("POST", "/alerts", {["Content-Type"] = "application/json"}, body)
+end

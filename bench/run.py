@@ -1,0 +1,427 @@
+"""Benchmark alert-receiver on this machine and write docs/benchmarks.md.
+
+    python bench/run.py                      # the whole set, about 6 minutes
+    python bench/run.py --seconds 5 --repeats 1 --open-seconds 10   # a quick look
+
+Closed-loop scenarios use wrk (Debian package `wrk`) with 16 connections; the open-loop
+runs use bench/openloop.py. Everything talks to 127.0.0.1 only, and every run is bounded
+in time. Ratios against the bare aiohttp handler are measured in the same run, because
+absolute numbers on a shared 2-core machine move from run to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CONNECTIONS = 16
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def wait_ready(url: str, deadline: float = 60.0) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return time.perf_counter() - started
+        except OSError:
+            pass
+        time.sleep(0.005)
+    raise RuntimeError(f"{url} not ready after {deadline}s")
+
+
+@contextmanager
+def receiver(database_url: str) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, "RECEIVER_DATABASE_URL": database_url},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base}/-/ready")
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+@contextmanager
+def bare() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(HERE / "bare.py"), str(port)])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(2000):
+            try:
+                urllib.request.urlopen(
+                    urllib.request.Request(f"{base}/alerts", data=b"{}", method="POST"), timeout=1
+                )
+                break
+            except OSError:
+                time.sleep(0.005)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@dataclass
+class Wrk:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(base: str, script: str, seconds: int) -> Wrk:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
+         "-s", str(HERE / script), f"{base}/alerts"],
+        capture_output=True, text=True, check=True, timeout=seconds + 60,
+    ).stdout  # fmt: skip
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    errors = int(non2xx.group(1)) if non2xx else 0
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    return Wrk(
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_ms(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        p99_ms=_ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
+        errors=errors,
+    )
+
+
+@dataclass
+class Scenario:
+    name: str
+    target: str
+    runs: list[Wrk] = field(default_factory=list)
+    per_request: int = 1
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(r, attr) for r in self.runs)
+
+    def spread(self, attr: str) -> str:
+        values = [getattr(r, attr) for r in self.runs]
+        return f"{min(values):,.0f} to {max(values):,.0f}" if len(values) > 1 else "single run"
+
+
+def openloop(base: str, rate: float, seconds: float) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, str(HERE / "openloop.py"), f"{base}/alerts", str(rate), str(seconds)],
+        capture_output=True, text=True, check=True, timeout=seconds + 120,
+    ).stdout  # fmt: skip
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def startup(database_url: str, repeats: int) -> tuple[float, float]:
+    """Median seconds from launch to /-/ready on an existing database, and of the import
+    baseline the issue compares it with."""
+    launches = []
+    for _ in range(repeats):
+        port = free_port()
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"],
+            env={**os.environ, "RECEIVER_DATABASE_URL": database_url},
+        )  # fmt: skip
+        wait_ready(f"http://127.0.0.1:{port}/-/ready")
+        launches.append(time.perf_counter() - started)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    imports = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import aiohttp, sqlalchemy, pydantic"], check=True)
+        imports.append(time.perf_counter() - started)
+    return statistics.median(launches), statistics.median(imports)
+
+
+def shutdown_under_load(workdir: Path) -> dict[str, Any]:
+    """SIGTERM while wrk sends fresh alerts; then compare what was acknowledged with what
+    the database holds."""
+    db = workdir / "shutdown.db"
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, "RECEIVER_DATABASE_URL": f"sqlite+aiosqlite:///{db}"},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(f"{base}/-/ready")
+    load = subprocess.Popen(
+        ["wrk", "-t2", f"-c{CONNECTIONS}", "-d6s", "-s", str(HERE / "fresh.lua"),
+         f"{base}/alerts"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(3)
+    started = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    seconds = time.perf_counter() - started
+    out, _ = load.communicate(timeout=60)
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
+    # wrk counts completed responses; those that were not 2xx are not acknowledgements.
+    acknowledged = total - (int(non2xx.group(1)) if non2xx else 0)
+    return {"seconds": seconds, "acknowledged_at_most": acknowledged, "stored": stored}
+
+
+@contextmanager
+def postgres_database(url: str) -> Iterator[str]:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def versions() -> dict[str, str]:
+    import aiohttp
+    import sqlalchemy
+
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[
+        0
+    ]
+    return {
+        "machine": f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB",
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "aiohttp": aiohttp.__version__,
+        "sqlalchemy": sqlalchemy.__version__,
+        "wrk": wrk_version.strip(),
+    }
+
+
+def plot(points: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rates = [p["offered"] for p in points]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, label in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99")):
+        ax.plot(rates, [p[key] for p in points], marker="o", label=label)
+    ax.set_xlabel("offered load (webhooks/s, one new alert each, SQLite)")
+    ax.set_ylabel("latency (ms, from scheduled start)")
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    ax.set_title("alert-receiver: latency against offered load (open loop)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=int, default=10, help="length of each closed-loop run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per scenario (median, spread)")
+    parser.add_argument(
+        "--open-seconds", type=float, default=60, help="length of the 1000/s open-loop run"
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+
+    work = Path(tempfile.mkdtemp(prefix="receiver-bench-"))
+    sqlite_url = lambda name: f"sqlite+aiosqlite:///{work / name}"  # noqa: E731
+    scenarios = [
+        Scenario("bare aiohttp handler (ceiling)", "bare"),
+        Scenario("fresh: 1 new alert per webhook, SQLite", "fresh.lua"),
+        Scenario("repeat: the same 50 groups re-sent, SQLite", "repeat.lua"),
+        Scenario("batch: 20 new alerts per webhook, SQLite", "batch.lua", per_request=20),
+        Scenario("fresh: 1 new alert per webhook, Postgres", "fresh.lua"),
+    ]
+    for index, scenario in enumerate(scenarios):
+        print(f"== {scenario.name}", flush=True)
+        if scenario.target == "bare":
+            context = bare()
+        elif "Postgres" in scenario.name:
+            context = None
+        else:
+            context = receiver(sqlite_url(f"s{index}.db"))
+        if context is None:
+            with postgres_database(args.postgres) as pg_url, receiver(pg_url) as base:
+                scenario.runs = [
+                    wrk(base, scenario.target, args.seconds) for _ in range(args.repeats)
+                ]
+        else:
+            with context as base:
+                script = "fresh.lua" if scenario.target == "bare" else scenario.target
+                scenario.runs = [wrk(base, script, args.seconds) for _ in range(args.repeats)]
+        print(
+            f"   {scenario.median('rps'):,.0f} req/s, p99 {scenario.median('p99_ms'):.1f} ms",
+            flush=True,
+        )
+
+    print("== open loop", flush=True)
+    sweep = []
+    with receiver(sqlite_url("open.db")) as base:
+        for rate in (100, 250, 500):
+            sweep.append(openloop(base, rate, 10))
+            print(f"   {sweep[-1]}", flush=True)
+        long_run = openloop(base, 1000, args.open_seconds)
+        sweep.append(long_run)
+        print(f"   {long_run}", flush=True)
+
+    print("== start-up and shutdown", flush=True)
+    launch, imports = startup(sqlite_url("s1.db"), 5)
+    stop = shutdown_under_load(work)
+    print(f"   start-up {launch:.3f}s vs imports {imports:.3f}s; shutdown {stop}", flush=True)
+
+    png = args.out.parent / "benchmarks-latency.png"
+    plot(sweep, png)
+    write_report(args, scenarios, sweep, long_run, launch, imports, stop, png)
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {args.out}")
+
+
+def write_report(
+    args: argparse.Namespace,
+    scenarios: list[Scenario],
+    sweep: list[dict[str, Any]],
+    long_run: dict[str, Any],
+    launch: float,
+    imports: float,
+    stop: dict[str, Any],
+    png: Path,
+) -> None:
+    info = versions()
+    ceiling = scenarios[0].median("rps")
+    fresh = scenarios[1].median("rps")
+    lines = [
+        "# Benchmarks",
+        "",
+        "Produced by `python bench/run.py"
+        + (f" --seconds {args.seconds}" if args.seconds != 10 else "")
+        + (f" --repeats {args.repeats}" if args.repeats != 3 else "")
+        + (f" --open-seconds {args.open_seconds:g}" if args.open_seconds != 60 else "")
+        + f"` on {time.strftime('%Y-%m-%d')}; the load generator runs on the same machine.",
+        "",
+        "| | |",
+        "| --- | --- |",
+        *(f"| {k} | {v} |" for k, v in info.items()),
+        "",
+        f"## Closed loop: wrk, {CONNECTIONS} connections, {args.seconds} s a run, "
+        f"median of {args.repeats}",
+        "",
+        "| scenario | webhooks/s (spread) | alerts/s | p50 ms | p99 ms | errors |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in scenarios:
+        lines.append(
+            f"| {s.name} | {s.median('rps'):,.0f} ({s.spread('rps')}) | "
+            f"{s.median('rps') * s.per_request:,.0f} | {s.median('p50_ms'):.1f} | "
+            f"{s.median('p99_ms'):.1f} | {sum(r.errors for r in s.runs)} |"
+        )
+    lines += [
+        "",
+        f"Throughput ratio fresh / bare handler, same run: **{fresh / ceiling:.2f}**.",
+        "",
+        "## Open loop: fixed arrival rate, latency from the scheduled start",
+        "",
+        "| offered/s | achieved/s | p50 ms | p95 ms | p99 ms | max ms | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *(
+            f"| {p['offered']:.0f} | {p['achieved']:.0f} | {p['p50_ms']:.1f} | {p['p95_ms']:.1f} | "
+            f"{p['p99_ms']:.1f} | {p['max_ms']:.0f} | {p['errors']} |"
+            for p in sweep
+        ),
+        "",
+        f"The last row is the {long_run['requests'] / long_run['offered']:.0f} s run at 1000/s.",
+        "",
+        f"![latency against offered load]({png.name})",
+        "",
+        "## Start-up and shutdown",
+        "",
+        f"- Launch to `/-/ready` on an existing database: **{launch * 1000:.0f} ms** "
+        f"(median of 5), "
+        f"against {imports * 1000:.0f} ms for "
+        f'`python -c "import aiohttp, sqlalchemy, pydantic"`: '
+        f"ratio **{launch / imports:.2f}**.",
+        f"- SIGTERM under load to exit: **{stop['seconds']:.2f} s**; at most "
+        f"{stop['acknowledged_at_most']} webhooks were answered 2xx and {stop['stored']} alerts "
+        "are stored (each webhook carries one new alert), so nothing acknowledged was lost.",
+        "",
+    ]
+    args.out.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
