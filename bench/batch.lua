@@ -6,7 +6,9 @@ function setup(thread)
   thread_id = thread_id + 1
 end
 function init(args)
-  prefix = string.format("%d-%d", id, math.random(1, 1000000000))
+  math.randomseed(os.time() + id * 7919)
+  high = math.random(0, 2147483647)
+  prefix = string.format("%d-%d", id, high)
 end
 request = function()
   counter = counter + 1
@@ -14,8 +16,8 @@ request = function()
   for i = 1, 20 do
     items[i] = string.format(
       '{"status":"firing","labels":{"alertname":"Batch%s-%d","instance":"i%d","severity":"warning"},' ..
-      '"annotations":{"summary":"bench"},"startsAt":"2026-11-26T10:00:00.123Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":""}',
-      prefix, counter, i)
+      '"annotations":{"summary":"bench"},"startsAt":"2026-11-26T10:00:00.123Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"%08x%08x"}',
+      prefix, counter, i, high, counter * 32 + i)
   end
   local body = string.format(
     '{"version":"4","receiver":"bench","status":"firing","groupKey":"{}:{alertname=\\"Batch%s-%d\\"}",' ..

@@ -39,6 +39,7 @@ def body(n: int, run: str) -> bytes:
                     "startsAt": "2026-11-26T10:00:00.123Z",
                     "endsAt": "0001-01-01T00:00:00Z",
                     "generatorURL": "",
+                    "fingerprint": f"{abs(hash((run, n))) % 2**64:016x}",
                 }
             ],
         }

@@ -5,8 +5,8 @@ for g = 1, 50 do
     '{"version":"4","receiver":"bench","status":"firing","groupKey":"{}:{alertname=\\"Repeat%d\\"}",' ..
     '"groupLabels":{"alertname":"Repeat%d"},"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am",' ..
     '"truncatedAlerts":0,"alerts":[{"status":"firing","labels":{"alertname":"Repeat%d","instance":"i%d","severity":"warning"},' ..
-    '"annotations":{"summary":"bench"},"startsAt":"2026-11-26T10:00:00.123Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":""}]}',
-    g, g, g, g)
+    '"annotations":{"summary":"bench"},"startsAt":"2026-11-26T10:00:00.123Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"","fingerprint":"%016x"}]}',
+    g, g, g, g, g)
 end
 local n = 0
 request = function()

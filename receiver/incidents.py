@@ -31,7 +31,7 @@ class GroupOutcome:
 
 # Built once: constructing a statement costs more than SQLite takes to run it.
 _OPEN_INCIDENT = (
-    select(incidents.c.id)
+    select(incidents.c.id, incidents.c.status)
     .where(incidents.c.group_hash == bindparam("key"), incidents.c.status != RESOLVED)
     .with_for_update()
 )
@@ -72,7 +72,8 @@ def update_incidents(
 ) -> GroupOutcome:
     carried = [d.episode for d in delivered if d.carried]
     key = group_hash(hook.receiver, hook.group_key)
-    open_id = conn.scalar(_OPEN_INCIDENT, {"key": key})
+    found = conn.execute(_OPEN_INCIDENT, {"key": key}).first()
+    open_id, open_status = (found.id, found.status) if found else (None, OPEN)
     snapshot = {
         "group_labels": dict(hook.group_labels),
         "common_labels": dict(hook.common_labels),
@@ -122,7 +123,10 @@ def update_incidents(
     status = None
     changes: dict[int, Change] = {}
     for candidate in sorted(holding):
-        settled = _settle(conn, candidate, may_resolve_group or candidate != incident_id)
+        if candidate == incident_id and not may_resolve_group:
+            settled = open_status  # it stays as it is; no need to ask the database
+        else:
+            settled = _settle(conn, candidate)
         if candidate == incident_id:
             status = settled
         change = Change(
@@ -182,13 +186,13 @@ def _open_incidents_holding(conn: Connection, alert_ids: set[int]) -> dict[int, 
     return holding
 
 
-def _settle(conn: Connection, incident_id: int, may_resolve: bool) -> str:
+def _settle(conn: Connection, incident_id: int) -> str:
     """An incident resolves when none of its alerts is firing any more."""
     status: str | None = conn.scalar(
         select(incidents.c.status).where(incidents.c.id == incident_id).with_for_update()
     )
     assert status is not None
-    if status == RESOLVED or not may_resolve:
+    if status == RESOLVED:
         return status
     firing, last_end = (
         conn.execute(
