@@ -95,7 +95,14 @@ alerts = Table(
     Column("last_received_at", UTCDateTime(), nullable=False),
     UniqueConstraint("fingerprint", "starts_at"),
     Index(None, "starts_at", "id"),
-    Index(None, "status", "starts_at"),
+    # The firing episode of a fingerprint, for dedup; a (status, ...) index instead would
+    # tempt SQLite's planner to scan every firing alert for `status = 'firing' OR ...`.
+    Index(
+        "ix_alerts_firing_fingerprint",
+        "fingerprint",
+        sqlite_where=text("status = 'firing'"),
+        postgresql_where=text("status = 'firing'"),
+    ),
     Index(None, "alertname", "starts_at"),
 )
 
