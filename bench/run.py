@@ -404,7 +404,10 @@ def write_report(
             for p in sweep
         ),
         "",
-        f"The last row is the {long_run['requests'] / long_run['offered']:.0f} s run at 1000/s.",
+        f"The last row is the {long_run['requests'] / long_run['offered']:.0f} s run at 1000/s. "
+        "The open-loop generator (bench/openloop.py) is a Python process on the same two "
+        "cores; its own CPU use is not separated from the receiver's here, so the high-rate "
+        "rows understate the receiver.",
         "",
         f"![latency against offered load]({png.name})",
         "",
