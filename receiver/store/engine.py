@@ -9,8 +9,9 @@ each, so that the same code serves both databases:
   cannot deadlock on them. Deadlocks elsewhere and serialization failures are retried.
 - **SQLite**: one writer thread with its own pysqlite connection runs the work directly:
   no thread hop per statement. It does group commit: whatever work queued up while the
-  previous transaction ran goes into the next one, each piece in its own SAVEPOINT (one
-  failing piece fails alone), and every caller is answered only after the COMMIT.
+  previous transaction ran goes into the next one, and every caller is answered only
+  after the COMMIT. If one piece fails, the batch is rolled back and each piece runs
+  again in a transaction of its own, so a bad piece fails alone.
   `BEGIN IMMEDIATE` keeps other processes on the same file out meanwhile.
 """
 
@@ -145,7 +146,7 @@ class _Job:
 
 
 class _GroupCommit:
-    """The SQLite writer thread: batches of jobs, a SAVEPOINT each, one COMMIT."""
+    """The SQLite writer thread: batches of jobs, one COMMIT each batch."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -183,19 +184,27 @@ class _GroupCommit:
             self._commit(batch)
 
     def _commit(self, batch: list[_Job]) -> None:
+        """All jobs in one transaction; if any fails, each again in a transaction of its
+        own, so that one bad webhook fails alone. Failures are rare, so this is cheaper
+        than a SAVEPOINT around every job."""
         try:
-            with self._engine.connect() as conn, conn.execution_options(writer=True).begin():
+            self._transaction(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:
                 for job in batch:
                     try:
-                        with conn.begin_nested():
-                            job.result = job.work(conn)
-                    except Exception as exc:  # this job alone fails; the batch goes on
-                        job.error = exc
-        except Exception as exc:  # no connection, or the COMMIT failed: nothing is stored
-            for job in batch:
-                job.error = exc
+                        self._transaction([job])
+                    except Exception as alone:
+                        job.error = alone
         for job in batch:
             job.loop.call_soon_threadsafe(_settle, job)
+
+    def _transaction(self, jobs: list[_Job]) -> None:
+        with self._engine.connect() as conn, conn.execution_options(writer=True).begin():
+            for job in jobs:
+                job.result = job.work(conn)
 
 
 def _settle(job: _Job) -> None:
