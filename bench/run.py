@@ -212,6 +212,50 @@ def shutdown_under_load(workdir: Path) -> dict[str, Any]:
     return {"seconds": seconds, "acknowledged_at_most": acknowledged, "stored": stored}
 
 
+def rss_after_a_million(workdir: Path, seconds: int) -> dict[str, Any]:
+    """Fill a database with 1,000,000 alerts (written directly, for speed), then serve
+    from it under fresh load and API reads, and read the process's resident memory."""
+    db = workdir / "million.db"
+    url = f"sqlite+aiosqlite:///{db}"
+    subprocess.run(
+        [sys.executable, "-m", "receiver", "migrate", "--database-url", url],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with sqlite3.connect(db) as conn:
+        rows = (
+            (f"{n:016x}", "2026-11-01 00:00:00.000000", "2026-11-01 01:00:00.000000", "resolved",
+             f"Million{n % 500}", "warning",
+             json.dumps({"alertname": f"Million{n % 500}", "instance": f"i{n}"}),
+             '{"summary": "bench"}', "", "2026-11-01 00:00:00.000000",
+             "2026-11-01 00:00:00.000000")
+            for n in range(1_000_000)
+        )  # fmt: skip
+        conn.executemany(
+            "INSERT INTO alerts (fingerprint, starts_at, ends_at, status, alertname, severity,"
+            " labels, annotations, generator_url, first_received_at, last_received_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, "RECEIVER_DATABASE_URL": url},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base}/-/ready")
+        load = wrk(base, "fresh.lua", seconds)
+        for query in ("", "?status=firing", "?alertname=Million7", "?q=i12345", "?limit=1000"):
+            urllib.request.urlopen(f"{base}/api/v1/alerts{query}", timeout=60).read()
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        rss_kb = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    return {"rss_mb": rss_kb / 1024, "fresh_rps": load.rps}
+
+
 @contextmanager
 def postgres_database(url: str) -> Iterator[str]:
     import asyncpg
@@ -344,10 +388,13 @@ def main() -> None:
     launch, imports = startup(sqlite_url("s1.db"), 5)
     stop = shutdown_under_load(work)
     print(f"   start-up {launch:.3f}s vs imports {imports:.3f}s; shutdown {stop}", flush=True)
+    print("== memory after 1,000,000 alerts", flush=True)
+    memory = rss_after_a_million(work, args.seconds)
+    print(f"   {memory}", flush=True)
 
     png = args.out.parent / "benchmarks-latency.png"
     plot(sweep, png)
-    write_report(args, scenarios, sweep, long_run, launch, imports, stop, png)
+    write_report(args, scenarios, sweep, long_run, launch, imports, stop, memory, png)
     shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {args.out}")
 
@@ -360,6 +407,7 @@ def write_report(
     launch: float,
     imports: float,
     stop: dict[str, Any],
+    memory: dict[str, Any],
     png: Path,
 ) -> None:
     info = versions()
