@@ -59,14 +59,18 @@ def wait_ready(url: str, deadline: float = 60.0) -> float:
     raise RuntimeError(f"{url} not ready after {deadline}s")
 
 
-@contextmanager
-def receiver(database_url: str) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
+def serve(database_url: str, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
         env={**os.environ, "RECEIVER_DATABASE_URL": database_url},
     )  # fmt: skip
+
+
+@contextmanager
+def receiver(database_url: str) -> Iterator[str]:
+    port = free_port()
+    proc = serve(database_url, port)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(f"{base}/-/ready")
@@ -163,11 +167,7 @@ def startup(database_url: str, repeats: int) -> tuple[float, float]:
     for _ in range(repeats):
         port = free_port()
         started = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
-            env={**os.environ, "RECEIVER_DATABASE_URL": database_url},
-        )  # fmt: skip
+        proc = serve(database_url, port)
         wait_ready(f"http://127.0.0.1:{port}/-/ready")
         launches.append(time.perf_counter() - started)
         proc.send_signal(signal.SIGTERM)
@@ -185,11 +185,7 @@ def shutdown_under_load(workdir: Path) -> dict[str, Any]:
     the database holds."""
     db = workdir / "shutdown.db"
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "RECEIVER_DATABASE_URL": f"sqlite+aiosqlite:///{db}"},
-    )  # fmt: skip
+    proc = serve(f"sqlite+aiosqlite:///{db}", port)
     base = f"http://127.0.0.1:{port}"
     wait_ready(f"{base}/-/ready")
     load = subprocess.Popen(
@@ -237,11 +233,7 @@ def rss_after_a_million(workdir: Path, seconds: int) -> dict[str, Any]:
             rows,
         )
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "RECEIVER_DATABASE_URL": url},
-    )  # fmt: skip
+    proc = serve(url, port)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(f"{base}/-/ready")

@@ -36,7 +36,7 @@ def require(condition: bool, reason: str) -> None:
         return
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: a missing dependency is a failure)")
-    pytest.skip(reason)
+    pytest.skip(f"{reason} (with CI=true this fails instead)")
 
 
 def _dsn(url: str) -> str:

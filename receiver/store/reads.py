@@ -193,18 +193,38 @@ async def incident_ids_of(conn: AsyncConnection, alert_ids: list[int]) -> dict[i
     return found
 
 
-async def alert_counts(conn: AsyncConnection, incident_ids: list[int]) -> dict[int, dict[str, int]]:
-    counts: dict[int, dict[str, int]] = {i: {"firing": 0, "resolved": 0} for i in incident_ids}
+async def _counts_by_status(
+    conn: AsyncConnection,
+    incident_ids: list[int],
+    incident_col: Any,
+    status_col: Any,
+    joined: Any,
+    zero: tuple[str, ...] = (),
+) -> dict[int, dict[str, int]]:
+    """Per incident, how many rows of each status (alerts, notifications)."""
+    counts: dict[int, dict[str, int]] = {i: dict.fromkeys(zero, 0) for i in incident_ids}
     if incident_ids:
         rows = await conn.execute(
-            select(incident_alerts.c.incident_id, alerts.c.status, func.count())
-            .join(alerts, alerts.c.id == incident_alerts.c.alert_id)
-            .where(incident_alerts.c.incident_id.in_(incident_ids))
-            .group_by(incident_alerts.c.incident_id, alerts.c.status)
+            select(incident_col, status_col, func.count())
+            .select_from(joined)
+            .where(incident_col.in_(incident_ids))
+            .group_by(incident_col, status_col)
         )
         for incident_id, status, n in rows:
             counts[incident_id][status] = n
     return counts
+
+
+async def alert_counts(conn: AsyncConnection, incident_ids: list[int]) -> dict[int, dict[str, int]]:
+    joined = incident_alerts.join(alerts, alerts.c.id == incident_alerts.c.alert_id)
+    return await _counts_by_status(
+        conn,
+        incident_ids,
+        incident_alerts.c.incident_id,
+        alerts.c.status,
+        joined,
+        zero=("firing", "resolved"),
+    )
 
 
 async def incident_alerts_of(conn: AsyncConnection, incident_id: int) -> Sequence[Row[Any]]:
@@ -283,16 +303,9 @@ async def attempts_of(conn: AsyncConnection, ids: list[int]) -> dict[int, list[R
 async def notification_counts(
     conn: AsyncConnection, incident_ids: list[int]
 ) -> dict[int, dict[str, int]]:
-    counts: dict[int, dict[str, int]] = {i: {} for i in incident_ids}
-    if incident_ids:
-        rows = await conn.execute(
-            select(notifications.c.incident_id, notifications.c.status, func.count())
-            .where(notifications.c.incident_id.in_(incident_ids))
-            .group_by(notifications.c.incident_id, notifications.c.status)
-        )
-        for incident_id, status, n in rows:
-            counts[incident_id][status] = n
-    return counts
+    return await _counts_by_status(
+        conn, incident_ids, notifications.c.incident_id, notifications.c.status, notifications
+    )
 
 
 async def alerts_since(
