@@ -97,6 +97,14 @@ alerts = Table(
     Index(None, "starts_at", "id"),
     # The firing episode of a fingerprint, for dedup; a (status, ...) index instead would
     # tempt SQLite's planner to scan every firing alert for `status = 'firing' OR ...`.
+    # "What is firing now", newest first, without walking the resolved history.
+    Index(
+        "ix_alerts_firing_starts_at",
+        "starts_at",
+        "id",
+        sqlite_where=text("status = 'firing'"),
+        postgresql_where=text("status = 'firing'"),
+    ),
     Index(
         "ix_alerts_firing_fingerprint",
         "fingerprint",
