@@ -23,7 +23,6 @@ from receiver.store.engine import Writer, create_engine
 from receiver.web import api, health, notifications, query, runbooks
 from receiver.web.keys import (
     ENGINE,
-    HEAD_REVISION,
     LIVE,
     MASKER,
     OUTBOX,
@@ -55,12 +54,10 @@ async def _masking(app: web.Application) -> AsyncIterator[None]:
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    head = schema.HEAD
     if settings.migrate:  # also puts SQLite in WAL mode; `alert-receiver migrate` does too
         await schema.upgrade(engine)
     app[ENGINE] = engine
     app[WRITER] = Writer(engine, settings.sqlite_synchronous)
-    app[HEAD_REVISION] = head
     log.info("storing into %s", masked_url(settings.database_url))
     yield
     await app[WRITER].close()

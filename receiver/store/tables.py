@@ -68,6 +68,8 @@ def group_hash(receiver: str, group_key: str) -> str:
     return hashlib.blake2b(f"{receiver}\x00{group_key}".encode(), digest_size=16).hexdigest()
 
 
+_FIRING = text("status = 'firing'")
+
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
 
@@ -102,14 +104,14 @@ alerts = Table(
         "ix_alerts_firing_starts_at",
         "starts_at",
         "id",
-        sqlite_where=text("status = 'firing'"),
-        postgresql_where=text("status = 'firing'"),
+        sqlite_where=_FIRING,
+        postgresql_where=_FIRING,
     ),
     Index(
         "ix_alerts_firing_fingerprint",
         "fingerprint",
-        sqlite_where=text("status = 'firing'"),
-        postgresql_where=text("status = 'firing'"),
+        sqlite_where=_FIRING,
+        postgresql_where=_FIRING,
     ),
     Index(None, "alertname", "starts_at"),
 )

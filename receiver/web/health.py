@@ -8,8 +8,8 @@ import logging
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from receiver.store.schema import current_revision
-from receiver.web.keys import ENGINE, HEAD_REVISION, LIVE
+from receiver.store.schema import HEAD, current_revision
+from receiver.web.keys import ENGINE, LIVE
 from receiver.web.responses import error, ok
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ async def ready(request: web.Request) -> web.Response:
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         log.warning("not ready: database unreachable: %s", type(exc).__name__)
         return web.Response(status=503, text="database unreachable\n")
-    expected = request.app[HEAD_REVISION]
+    expected = HEAD
     if revision != expected:
         return web.Response(
             status=503,

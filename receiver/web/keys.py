@@ -12,7 +12,6 @@ from receiver.store.engine import Writer
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 WRITER = web.AppKey("writer", Writer)
-HEAD_REVISION = web.AppKey("head_revision", str)
 LIVE = web.AppKey("live", Live)
 OUTBOX = web.AppKey("outbox", Outbox)
 MASKER = web.AppKey("masker", Masker)
