@@ -43,24 +43,51 @@ _SNAPSHOT = (
     "truncated_alerts",
     "last_received_at",
 )
-_REFRESH_INCIDENT = (
+REFRESH_INCIDENT = (
     update(incidents)
     .where(incidents.c.id == bindparam("incident_id"))
     .values(
-        times_received=incidents.c.times_received + 1,
+        times_received=incidents.c.times_received + bindparam("deliveries"),
         **{name: bindparam(f"new_{name}") for name in _SNAPSHOT},
     )
 )
-_INSERT_INCIDENT = insert(incidents).returning(incidents.c.id)
+INSERT_INCIDENT = insert(incidents).returning(incidents.c.id, sort_by_parameter_order=True)
 _MEMBERS_PRESENT = select(incident_alerts.c.alert_id).where(
     incident_alerts.c.incident_id == bindparam("incident_id"),
     incident_alerts.c.alert_id.in_(bindparam("ids", expanding=True)),
 )
-_INSERT_MEMBERS = insert(incident_alerts)
+INSERT_MEMBERS = insert(incident_alerts)
 
 
-def _prefixed(snapshot: dict[str, Any]) -> dict[str, Any]:
-    return {f"new_{name}": value for name, value in snapshot.items()}
+def snapshot(hook: Webhook, received_at: datetime) -> dict[str, Any]:
+    """What an incident keeps of the latest webhook of its group."""
+    return {
+        "group_labels": dict(hook.group_labels),
+        "common_labels": dict(hook.common_labels),
+        "common_annotations": dict(hook.common_annotations),
+        "external_url": hook.external_url,
+        "truncated_alerts": hook.truncated_alerts,
+        "last_received_at": received_at,
+    }
+
+
+def refresh_values(incident_id: int, deliveries: int, latest: dict[str, Any]) -> dict[str, Any]:
+    prefixed = {f"new_{name}": value for name, value in latest.items()}
+    return {"incident_id": incident_id, "deliveries": deliveries, **prefixed}
+
+
+def insert_values(
+    hook: Webhook, opened_at: datetime, deliveries: int, latest: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "group_hash": group_hash(hook.receiver, hook.group_key),
+        "receiver": hook.receiver,
+        "group_key": hook.group_key,
+        "status": OPEN,
+        "opened_at": opened_at,
+        "times_received": deliveries,
+        **latest,
+    }
 
 
 def update_incidents(
@@ -74,17 +101,10 @@ def update_incidents(
     key = group_hash(hook.receiver, hook.group_key)
     found = conn.execute(_OPEN_INCIDENT, {"key": key}).first()
     open_id, open_status = (found.id, found.status) if found else (None, OPEN)
-    snapshot = {
-        "group_labels": dict(hook.group_labels),
-        "common_labels": dict(hook.common_labels),
-        "common_annotations": dict(hook.common_annotations),
-        "external_url": hook.external_url,
-        "truncated_alerts": hook.truncated_alerts,
-        "last_received_at": received_at,
-    }
+    latest = snapshot(hook, received_at)
     opened = open_id is None
     if open_id is not None:
-        conn.execute(_REFRESH_INCIDENT, {"incident_id": open_id, **_prefixed(snapshot)})
+        conn.execute(REFRESH_INCIDENT, refresh_values(open_id, 1, latest))
         members = carried
         incident_id: int | None = open_id
     else:
@@ -94,17 +114,7 @@ def update_incidents(
             members = _not_yet_in_group(conn, carried, incidents.c.group_hash == key)
         incident_id = None
         if members:
-            incident_id = conn.scalar(
-                _INSERT_INCIDENT,
-                {
-                    "group_hash": key,
-                    "receiver": hook.receiver,
-                    "group_key": hook.group_key,
-                    "status": OPEN,
-                    "opened_at": received_at,
-                    **snapshot,
-                },
-            )
+            incident_id = conn.scalar(INSERT_INCIDENT, insert_values(hook, received_at, 1, latest))
     joined: set[int] = set()
     if incident_id is not None:
         added = _add_members(conn, incident_id, members, fresh=opened)
@@ -168,7 +178,7 @@ def _add_members(
     added = ids - present
     if added:
         conn.execute(
-            _INSERT_MEMBERS, [{"incident_id": incident_id, "alert_id": i} for i in sorted(added)]
+            INSERT_MEMBERS, [{"incident_id": incident_id, "alert_id": i} for i in sorted(added)]
         )
     return added
 

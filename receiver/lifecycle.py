@@ -164,3 +164,32 @@ def _judge_existing(
     if episode.set_annotations(dict(alert.annotations), event_at=received_at):
         return Outcome.UPDATED
     return Outcome.DUPLICATE
+
+
+def all_firing(alerts: list[WireAlert]) -> bool:
+    """Whether a webhook can be routine at all: firing alerts only, each fingerprint once.
+    Resolutions always take the general path."""
+    fingerprints = {a.fingerprint for a in alerts}
+    return (
+        bool(alerts)
+        and len(fingerprints) == len(alerts)
+        and all(a.status == FIRING for a in alerts)
+    )
+
+
+def is_routine(alerts: list[WireAlert], known: dict[str, list[Episode]]) -> bool:
+    """A webhook that only opens new episodes or repeats firing ones (new annotations
+    allowed): `apply_webhook` would answer NEW, DUPLICATE or UPDATED for each alert and
+    change no other episode. That is nearly all of Alertmanager's traffic, and what the
+    batch path writes set-based; anything else takes the general path."""
+    if not all_firing(alerts):
+        return False
+    for alert in alerts:
+        for episode in known.get(alert.fingerprint, ()):
+            if episode.starts_at > alert.start:
+                return False  # the copy is stale
+            if episode.status == FIRING and episode.starts_at < alert.start:
+                return False  # the older episode would be resolved
+            if episode.status != FIRING and episode.starts_at == alert.start:
+                return False  # a firing copy of a resolved episode is stale
+    return True

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import create_engine as create_sync_engine
 
-from receiver.ingest import _LOAD_EPISODES
 from receiver.store import schema
 from receiver.store.engine import create_engine
+from receiver.store.episodes import _LOAD as _LOAD_EPISODES
 from receiver.store.reads import AlertQuery, _alert_conditions
 from receiver.store.tables import alerts
 

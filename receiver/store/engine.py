@@ -1,18 +1,18 @@
 """Engine set-up and the write transaction: the one place where SQLite and Postgres differ.
 
-Writes are plain synchronous SQLAlchemy code (`work(connection)`), run in one transaction
-each, so that the same code serves both databases:
+Writes are plain synchronous SQLAlchemy code (`work(connection)`), so that the same code
+serves both databases. They go through group commit: one task per process takes whatever
+work queued up while the previous transaction ran and runs it in the next one; every
+caller is answered only after the COMMIT. If one piece fails, the batch is rolled back and
+each piece runs again in a transaction of its own, so a bad piece fails alone. Work that
+can be done set-based (ingest) is handed over as a list of items of one batch function.
 
-- **Postgres**: `AsyncConnection.run_sync` runs the work over asyncpg. Writers must never
+- **SQLite**: the transaction runs on one writer thread with its own pysqlite connection
+  (no thread hop per statement). `BEGIN IMMEDIATE` keeps other processes on the file out.
+- **Postgres**: `AsyncConnection.run_sync` runs it over asyncpg. Writers must never
   interleave on the same alert or group, so the transaction first takes advisory locks
-  on the fingerprints and groups it touches, in sorted order so that concurrent writers
+  on the fingerprints and groups of every piece in it, in sorted order so that replicas
   cannot deadlock on them. Deadlocks elsewhere and serialization failures are retried.
-- **SQLite**: one writer thread with its own pysqlite connection runs the work directly:
-  no thread hop per statement. It does group commit: whatever work queued up while the
-  previous transaction ran goes into the next one, and every caller is answered only
-  after the COMMIT. If one piece fails, the batch is rolled back and each piece runs
-  again in a transaction of its own, so a bad piece fails alone.
-  `BEGIN IMMEDIATE` keeps other processes on the same file out meanwhile.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
@@ -35,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
@@ -95,125 +95,187 @@ def lock_key(*parts: str) -> int:
 
 
 class Writer:
-    """Runs write transactions with the right exclusion and retries for the dialect."""
+    """Runs write transactions with group commit and the right exclusion for the dialect.
+
+    Work that queued up while the previous transaction ran goes into the next one; every
+    caller is answered only after the COMMIT that holds its work.
+    """
 
     def __init__(self, engine: AsyncEngine, sqlite_synchronous: str = "NORMAL") -> None:
         self.engine = engine
-        self._group: _GroupCommit | None = None
+        transaction: _Transaction
         if engine.dialect.name == "sqlite":
             sync = create_sync_engine(
                 engine.url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
             )
             _configure_sqlite(sync, sqlite_synchronous)
-            self._group = _GroupCommit(sync)
+            transaction = _SqliteTransaction(sync)
+        else:
+            transaction = _PostgresTransaction(engine)
+        self._group = _GroupCommit(transaction)
 
     async def run(self, keys: Iterable[int], work: Callable[[Connection], T]) -> T:
         """Run `work(connection)` in a transaction; answer after it committed."""
-        if self._group is not None:
-            return await self._group.submit(work)
-        keys = sorted(set(keys))
-        for attempt in range(1, _WRITE_ATTEMPTS + 1):
-            try:
-                async with self.engine.begin() as conn:
-                    if keys:
-                        await conn.execute(_ADVISORY_LOCKS, {"keys": keys})
-                    return await conn.run_sync(work)
-            except DBAPIError as exc:
-                if attempt == _WRITE_ATTEMPTS or _sqlstate(exc) not in _RETRYABLE_SQLSTATES:
-                    raise
-                log.warning("write transaction conflicted (attempt %d), retrying", attempt)
-        raise AssertionError("unreachable")
+        return await self.run_batched(keys, _each, work)
+
+    async def run_batched(
+        self, keys: Iterable[int], batch: Callable[[Connection, list[Item]], list[T]], item: Item
+    ) -> T:
+        """Run `batch(connection, items)` over this item and any others submitted with the
+        same `batch` function meanwhile, so that set-based work can serve them together.
+        `batch` answers one result per item, in order, as if each had run alone in turn.
+        `keys` name what the item writes (Postgres advisory locks)."""
+        job = _Job(batch, item, frozenset(keys), asyncio.get_running_loop().create_future())
+        self._group.submit(job)
+        result: T = await job.future
+        return result
 
     async def close(self) -> None:
-        if self._group is not None:
-            await asyncio.to_thread(self._group.close)
+        await self._group.close()
+
+
+def _each(conn: Connection, works: list[Callable[[Connection], T]]) -> list[T]:
+    return [work(conn) for work in works]
+
+
+@dataclass(eq=False)
+class _Job:
+    batch: Callable[[Connection, list[Any]], list[Any]]
+    item: Any
+    keys: frozenset[int]
+    future: asyncio.Future[Any]
+    result: Any = None
+
+
+def _run_jobs(conn: Connection, jobs: list[_Job]) -> None:
+    """Consecutive jobs of the same batch function run as one call, in submission order."""
+    start = 0
+    while start < len(jobs):
+        end = start + 1
+        while end < len(jobs) and jobs[end].batch is jobs[start].batch:
+            end += 1
+        run = jobs[start:end]
+        results = run[0].batch(conn, [job.item for job in run])
+        for job, result in zip(run, results, strict=True):
+            job.result = result
+        start = end
+
+
+class _Transaction(Protocol):
+    async def __call__(self, jobs: list[_Job]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+_MAX_GROUP = 256
+
+
+class _GroupCommit:
+    """One task per process takes whatever jobs are queued and runs them in one
+    transaction. If it fails, each job runs again in a transaction of its own, so that one
+    bad webhook fails alone; failures are rare, so this is cheaper than a SAVEPOINT per job.
+    """
+
+    def __init__(self, transaction: _Transaction) -> None:
+        self._transaction = transaction
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def submit(self, job: _Job) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._serve(), name="group-commit")
+        self._queue.put_nowait(job)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._queue.put_nowait(None)  # after the jobs queued so far
+            await self._task
+        await self._transaction.close()
+
+    async def _serve(self) -> None:
+        while (first := await self._queue.get()) is not None:
+            batch = [first]
+            while len(batch) < _MAX_GROUP and not self._queue.empty():
+                job = self._queue.get_nowait()
+                if job is None:
+                    self._queue.put_nowait(None)  # finish this batch, then stop
+                    break
+                batch.append(job)
+            for job, error in zip(batch, await self._commit(batch), strict=True):
+                if job.future.cancelled():
+                    continue
+                if error is None:
+                    job.future.set_result(job.result)
+                else:
+                    job.future.set_exception(error)
+
+    async def _commit(self, batch: list[_Job]) -> list[Exception | None]:
+        try:
+            await self._transaction(batch)
+            return [None] * len(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                return [exc]
+        errors: list[Exception | None] = []
+        for job in batch:
+            try:
+                await self._transaction([job])
+                errors.append(None)
+            except Exception as alone:
+                errors.append(alone)
+        return errors
+
+
+class _SqliteTransaction:
+    """One writer thread with its own pysqlite connection: no thread hop per statement, one
+    BEGIN IMMEDIATE ... COMMIT per batch, which keeps other processes on the file out."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+
+    async def __call__(self, jobs: list[_Job]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._run, jobs)
+
+    def _run(self, jobs: list[_Job]) -> None:
+        with self._engine.connect() as conn, conn.execution_options(writer=True).begin():
+            _run_jobs(conn, jobs)
+
+    async def close(self) -> None:
+        self._thread.shutdown()
+        self._engine.dispose()
 
 
 _ADVISORY_LOCKS = text(
     "SELECT pg_advisory_xact_lock(k) FROM "
     "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"
 )
-_MAX_GROUP = 256
 
 
-@dataclass
-class _Job:
-    work: Callable[[Connection], Any]
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-    result: Any = None
-    error: BaseException | None = field(default=None)
+class _PostgresTransaction:
+    """Over asyncpg. The transaction first takes the advisory locks of every job in it,
+    sorted in one statement, so that replicas writing the same groups and alerts wait for
+    each other rather than deadlock; conflicts elsewhere are retried."""
 
-
-class _GroupCommit:
-    """The SQLite writer thread: batches of jobs, one COMMIT each batch."""
-
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
-        self._thread.start()
 
-    async def submit(self, work: Callable[[Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        job = _Job(work, loop, loop.create_future())
-        self._queue.put(job)
-        result: T = await job.future
-        return result
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        self._engine.dispose()
-
-    def _serve(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
+    async def __call__(self, jobs: list[_Job]) -> None:
+        keys = sorted(set().union(*(job.keys for job in jobs)))
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                async with self._engine.begin() as conn:
+                    if keys:
+                        await conn.execute(_ADVISORY_LOCKS, {"keys": keys})
+                    await conn.run_sync(_run_jobs, jobs)
                 return
-            batch = [first]
-            while len(batch) < _MAX_GROUP:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is None:
-                    self._queue.put(None)  # finish this batch, then stop
-                    break
-                batch.append(job)
-            self._commit(batch)
+            except DBAPIError as exc:
+                if attempt == _WRITE_ATTEMPTS or _sqlstate(exc) not in _RETRYABLE_SQLSTATES:
+                    raise
+                log.warning("write transaction conflicted (attempt %d), retrying", attempt)
 
-    def _commit(self, batch: list[_Job]) -> None:
-        """All jobs in one transaction; if any fails, each again in a transaction of its
-        own, so that one bad webhook fails alone. Failures are rare, so this is cheaper
-        than a SAVEPOINT around every job."""
-        try:
-            self._transaction(batch)
-        except Exception as exc:
-            if len(batch) == 1:
-                batch[0].error = exc
-            else:
-                for job in batch:
-                    try:
-                        self._transaction([job])
-                    except Exception as alone:
-                        job.error = alone
-        for job in batch:
-            job.loop.call_soon_threadsafe(_settle, job)
-
-    def _transaction(self, jobs: list[_Job]) -> None:
-        with self._engine.connect() as conn, conn.execution_options(writer=True).begin():
-            for job in jobs:
-                job.result = job.work(conn)
-
-
-def _settle(job: _Job) -> None:
-    if job.future.cancelled():
-        return
-    if job.error is not None:
-        job.future.set_exception(job.error)
-    else:
-        job.future.set_result(job.result)
+    async def close(self) -> None:
+        return None
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

@@ -41,15 +41,32 @@ def record_changes(
     )
     queued = []
     for incident_id, receiver, common_labels in rows:
-        change = changes[incident_id]
-        matched = matching_routes(routes, routing_labels(common_labels, receiver))
-        for planned in plan(change, matched):
-            queued.append(
-                _row(incident_id, planned.channel, planned.route_index, "change", change, now)
-            )
-    if queued:
-        conn.execute(insert(notifications), queued)
-    return len(queued)
+        queued += change_rows(
+            incident_id, receiver, common_labels, changes[incident_id], routes, now
+        )
+    return insert_rows(conn, queued)
+
+
+def change_rows(
+    incident_id: int,
+    receiver: str,
+    common_labels: dict[str, str],
+    change: Change,
+    routes: list[Route],
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The notifications one incident change calls for: one per channel routed to."""
+    matched = matching_routes(routes, routing_labels(common_labels, receiver))
+    return [
+        _row(incident_id, planned.channel, planned.route_index, "change", change, now)
+        for planned in plan(change, matched)
+    ]
+
+
+def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    if rows:
+        conn.execute(insert(notifications), rows)
+    return len(rows)
 
 
 def _row(
@@ -110,9 +127,7 @@ def record_reminders(
                 if now - (last or incident.opened_at) >= route.repeat_interval:
                     reminder = Change(reminder=True)
                     queued.append(_row(incident.id, channel, index, "reminder", reminder, now))
-    if queued:
-        conn.execute(insert(notifications), queued)
-    return len(queued)
+    return insert_rows(conn, queued)
 
 
 @dataclass(frozen=True)
