@@ -44,7 +44,7 @@ def ingest_batch(conn: Connection, items: list[Received]) -> list[Summary]:
         while end < len(items) and all_firing(items[end].hook.alerts):
             end += 1
         if end == start:  # a resolution: never routine, no need to load anything for it
-            summaries.append(_general(conn, items[start]))
+            summaries.append(ingest_alone(conn, items[start]))
             start += 1
             continue
         run = Run(conn, items[start:end])
@@ -54,13 +54,14 @@ def ingest_batch(conn: Connection, items: list[Received]) -> list[Summary]:
         if taken > start:
             summaries += run.write(conn)
         if taken < end:  # not routine after all (a stale copy, an episode replaced)
-            summaries.append(_general(conn, items[taken]))
+            summaries.append(ingest_alone(conn, items[taken]))
             taken += 1
         start = taken
     return summaries
 
 
-def _general(conn: Connection, item: Received) -> Summary:
+def ingest_alone(conn: Connection, item: Received) -> Summary:
+    """The general path: any webhook, on its own (the reference the batch path must match)."""
     hook, received_at = item.hook, item.at
     known = episodes.load(conn, hook.alerts)
     delivered = apply_webhook(hook.alerts, known, received_at)
