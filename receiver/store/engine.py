@@ -194,6 +194,7 @@ class _GroupCommit:
 
     async def _serve(self) -> None:
         while (first := await self._queue.get()) is not None:
+            await asyncio.sleep(0)  # webhooks that already arrived join this batch
             batch = [first]
             while len(batch) < _MAX_GROUP and not self._queue.empty():
                 job = self._queue.get_nowait()
