@@ -7,6 +7,7 @@ digits, the zero time for "no end") and strict where a mistake would corrupt his
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
@@ -71,9 +72,25 @@ Timestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
 LabelSet = dict[str, str]
 
 
-def _storable_text(value: Any, path: str = "") -> None:
+def _storable_text(value: Any) -> None:
     """Databases refuse NUL and lone surrogates in text; refuse them here, where the sender
-    can be told where, instead of failing the transaction into an endless retry."""
+    can be told where, instead of failing the transaction into an endless retry.
+
+    The common case, nothing wrong, is settled by one pass of the C JSON encoder (NUL comes
+    out escaped, a lone surrogate fails to encode); only a suspect payload is walked to
+    name the place."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError):  # UnicodeEncodeError, or not JSON data at all
+        pass
+    else:
+        if "\\u0000" not in text:
+            return
+    _name_the_place(value)
+
+
+def _name_the_place(value: Any, path: str = "") -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"{path or 'body'} contains a NUL character (\\u0000)")
@@ -84,11 +101,11 @@ def _storable_text(value: Any, path: str = "") -> None:
     elif isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key!s}" if path else str(key)
-            _storable_text(key, where.encode("utf-8", "backslashreplace").decode())
-            _storable_text(item, where.encode("utf-8", "backslashreplace").decode())
+            _name_the_place(key, where.encode("utf-8", "backslashreplace").decode())
+            _name_the_place(item, where.encode("utf-8", "backslashreplace").decode())
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _storable_text(item, f"{path}[{i}]")
+            _name_the_place(item, f"{path}[{i}]")
 
 
 class _Wire(BaseModel):

@@ -102,3 +102,12 @@ def test_schema_violations_name_the_field(mutate, path: str) -> None:  # type: i
         Webhook.model_validate(body)
     paths = {".".join(str(p) for p in e["loc"]) for e in caught.value.errors()}
     assert path in paths
+
+
+def test_text_that_only_looks_like_an_escaped_nul_is_accepted() -> None:
+    # a literal backslash followed by "u0000" makes the quick check suspicious; the walk
+    # that follows finds nothing wrong, so the webhook stands
+    body = webhook(alert(path="C:\\u0000", emoji="\U0001f525"))
+    hook = Webhook.model_validate(body)
+    assert hook.alerts[0].labels["path"] == "C:\\u0000"
+    assert hook.alerts[0].labels["emoji"] == "\U0001f525"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +39,12 @@ metadata = MetaData(
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out; SQLite would otherwise drop the offset silently."""
+    """Aware UTC datetimes in and out; SQLite would otherwise drop the offset silently.
+
+    On SQLite the value is stored as the text SQLAlchemy's DATETIME uses
+    ("2026-11-26 10:00:00.123000"), written and read with one C call each way: the generic
+    formatting and regex parsing cost a tenth of ingest's time in webhooks of 20 alerts.
+    """
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -48,7 +54,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the database; use UTC-aware times")
-        value = value.astimezone(UTC)
+        value = value if value.tzinfo is UTC else value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
@@ -56,6 +62,25 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def to_text(value: datetime | None) -> str | None:
+            naive = self.process_bind_param(value, dialect)
+            return None if naive is None else naive.isoformat(" ", "microseconds")
+
+        return to_text
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def from_text(value: str | None) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+        return from_text
 
 
 # Label values have no length limit, but a btree entry does (Postgres: about 2.7 kB), so the
