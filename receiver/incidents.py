@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from receiver.alertmanager import Webhook
 from receiver.change import Change
 from receiver.lifecycle import FIRING, RESOLVED, Delivered, Episode
+from receiver.store.bulk import insert_ids, insert_many
 from receiver.store.tables import alerts, group_hash, incident_alerts, incidents
 
 OPEN = "open"
@@ -51,12 +52,10 @@ REFRESH_INCIDENT = (
         **{name: bindparam(f"new_{name}") for name in _SNAPSHOT},
     )
 )
-INSERT_INCIDENT = insert(incidents).returning(incidents.c.id, sort_by_parameter_order=True)
 _MEMBERS_PRESENT = select(incident_alerts.c.alert_id).where(
     incident_alerts.c.incident_id == bindparam("incident_id"),
     incident_alerts.c.alert_id.in_(bindparam("ids", expanding=True)),
 )
-INSERT_MEMBERS = insert(incident_alerts)
 
 
 def snapshot(hook: Webhook, received_at: datetime) -> dict[str, Any]:
@@ -114,7 +113,8 @@ def update_incidents(
             members = _not_yet_in_group(conn, carried, incidents.c.group_hash == key)
         incident_id = None
         if members:
-            incident_id = conn.scalar(INSERT_INCIDENT, insert_values(hook, received_at, 1, latest))
+            values = insert_values(hook, received_at, 1, latest)
+            [incident_id] = insert_ids(conn, incidents, [values])
     joined: set[int] = set()
     if incident_id is not None:
         added = _add_members(conn, incident_id, members, fresh=opened)
@@ -176,10 +176,9 @@ def _add_members(
         else set(conn.scalars(_MEMBERS_PRESENT, {"incident_id": incident_id, "ids": list(ids)}))
     )
     added = ids - present
-    if added:
-        conn.execute(
-            INSERT_MEMBERS, [{"incident_id": incident_id, "alert_id": i} for i in sorted(added)]
-        )
+    insert_many(
+        conn, incident_alerts, [{"incident_id": incident_id, "alert_id": i} for i in sorted(added)]
+    )
     return added
 
 

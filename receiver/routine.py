@@ -23,6 +23,7 @@ from receiver.change import Change
 from receiver.lifecycle import RESOLVED, Delivered, Episode, EventDraft, apply_webhook, is_routine
 from receiver.received import Received, Summary
 from receiver.store import episodes, outbox
+from receiver.store.bulk import insert_ids, insert_many
 from receiver.store.episodes import Receipt
 from receiver.store.tables import group_hash, incident_alerts, incidents
 
@@ -114,7 +115,7 @@ class Run:
         new = [(i, i.opened) for i in self._incidents.values() if i.opened is not None]
         if new:
             rows = [steps.insert_values(o.hook, o.at, i.deliveries, i.latest) for i, o in new]
-            ids = conn.execute(steps.INSERT_INCIDENT, rows).scalars()
+            ids = insert_ids(conn, incidents, rows)
             for (incident, _), inserted_id in zip(new, ids, strict=True):
                 incident.id = inserted_id
         refreshed = [
@@ -127,8 +128,7 @@ class Run:
         members = [
             {"incident_id": t.incident.id, "alert_id": e.id} for t in self._taken for e in t.joined
         ]
-        if members:
-            conn.execute(steps.INSERT_MEMBERS, members)
+        insert_many(conn, incident_alerts, members)
         return self._answers(conn)
 
     def _answers(self, conn: Connection) -> list[Summary]:

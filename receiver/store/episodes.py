@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 
 from receiver.alertmanager import WireAlert
 from receiver.lifecycle import FIRING, Episode, EventDraft
+from receiver.store.bulk import insert_ids, insert_many
 from receiver.store.tables import INDEXED_LABEL_CHARS, alerts, events
 
 
@@ -43,7 +44,6 @@ _LOAD = (
     .where(or_(alerts.c.status == FIRING, alerts.c.starts_at >= bindparam("oldest")))
     .order_by(alerts.c.id)
 )
-_INSERT = insert(alerts).returning(alerts.c.id, sort_by_parameter_order=True)
 _UPDATE_STATE = (
     update(alerts)
     .where(alerts.c.id == bindparam("episode_id"))
@@ -62,7 +62,6 @@ _COUNT_DELIVERIES = (
         last_received_at=bindparam("received_at"),
     )
 )
-_INSERT_EVENTS = insert(events)
 
 
 def load(conn: Connection, delivered: Iterable[WireAlert]) -> dict[str, list[Episode]]:
@@ -94,8 +93,8 @@ def write(
     deliveries of stored ones, and record the events, each with when it was received."""
     new = [e for e in episodes if e.id is None]
     if new:
-        result = conn.execute(_INSERT, [_insert_values(e, receipts[e]) for e in new])
-        for episode, inserted_id in zip(new, result.scalars(), strict=True):
+        ids = insert_ids(conn, alerts, [_insert_values(e, receipts[e]) for e in new])
+        for episode, inserted_id in zip(new, ids, strict=True):
             episode.id = inserted_id
     inserted = set(new)
     changed = [
@@ -129,8 +128,7 @@ def write(
         }
         for e, draft, received_at in drafts
     ]
-    if rows:
-        conn.execute(_INSERT_EVENTS, rows)
+    insert_many(conn, events, rows)
 
 
 def _insert_values(episode: Episode, receipt: Receipt) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from receiver.change import Change
 from receiver.config import Route
 from receiver.routing import matching_routes, plan, routing_labels
+from receiver.store.bulk import insert_many
 from receiver.store.tables import incidents, notification_attempts, notifications
 
 PENDING, SENDING, DELIVERED, FAILED, SUPERSEDED = (
@@ -64,8 +65,7 @@ def change_rows(
 
 
 def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    if rows:
-        conn.execute(insert(notifications), rows)
+    insert_many(conn, notifications, rows)
     return len(rows)
 
 
