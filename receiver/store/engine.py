@@ -45,11 +45,11 @@ _WAL_ATTEMPTS = 40
 def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> AsyncEngine:
     engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine.sync_engine, sqlite_synchronous)
+        configure_sqlite(engine.sync_engine, sqlite_synchronous)
     return engine
 
 
-def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+def configure_sqlite(engine: Engine, synchronous: str) -> None:
     # The driver's own transaction handling cannot do BEGIN IMMEDIATE; take it over.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -108,7 +108,7 @@ class Writer:
             sync = create_sync_engine(
                 engine.url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
             )
-            _configure_sqlite(sync, sqlite_synchronous)
+            configure_sqlite(sync, sqlite_synchronous)
             transaction = _SqliteTransaction(sync)
         else:
             transaction = _PostgresTransaction(engine)
