@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -352,6 +353,9 @@ async def _serve(settings: Settings) -> None:
     await site.start()
     for address in runner.addresses:
         log.info("listening on http://%s:%s (webhook: POST /alerts)", *address[:2])
+    # What start-up loaded lives as long as the process: keep it out of the collector's
+    # full passes, which otherwise stop the event loop for about 60 ms each under load.
+    gc.freeze()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
