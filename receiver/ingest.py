@@ -23,16 +23,16 @@ from receiver.lifecycle import all_firing, apply_webhook
 from receiver.received import Received, Summary
 from receiver.routine import Run
 from receiver.store import episodes, outbox
-from receiver.store.engine import Writer, lock_key
+from receiver.store.engine import LockName, Writer
 from receiver.store.episodes import Receipt
 
 
 async def ingest(
     writer: Writer, hook: Webhook, received_at: datetime, routes: list[Route]
 ) -> Summary:
-    keys = [lock_key("group", hook.receiver, hook.group_key)]
-    keys += [lock_key("alert", a.fingerprint) for a in hook.alerts]
-    return await writer.run_batched(keys, ingest_batch, Received(hook, received_at, routes))
+    locks: list[LockName] = [("group", hook.receiver, hook.group_key)]
+    locks += [("alert", a.fingerprint) for a in hook.alerts]
+    return await writer.run_batched(locks, ingest_batch, Received(hook, received_at, routes))
 
 
 def ingest_batch(conn: Connection, items: list[Received]) -> list[Summary]:

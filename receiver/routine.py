@@ -58,7 +58,6 @@ class _Taken:
     item: Received
     delivered: list[Delivered]
     incident: _Incident
-    opened: bool
     joined: list[Episode]
 
 
@@ -100,14 +99,13 @@ class Run:
             self._drafted[episode] = len(episode.events)
         key = group_hash(hook.receiver, hook.group_key)
         incident = self._incidents.get(key)
-        opened = incident is None
         if incident is None:
             incident = self._incidents[key] = _Incident(None, steps.OPEN, opened=item)
         incident.latest = steps.snapshot(hook, item.at)
         incident.deliveries += 1
         joined = [d.episode for d in delivered if d.episode not in incident.members]
         incident.members.update(joined)
-        self._taken.append(_Taken(item, delivered, incident, opened, joined))
+        self._taken.append(_Taken(item, delivered, incident, joined))
         return True
 
     def write(self, conn: Connection) -> list[Summary]:
@@ -137,9 +135,10 @@ class Run:
         for t in self._taken:
             incident_id = t.incident.id
             assert incident_id is not None
-            change = Change(opened=t.opened, joined=frozenset(e.id for e in t.joined if e.id))
+            opened = t.incident.opened is t.item
+            change = Change(opened=opened, joined=frozenset(e.id for e in t.joined if e.id))
             rows = []
-            if change != Change() and t.item.routes:
+            if change != Change():
                 hook = t.item.hook
                 rows = outbox.change_rows(
                     incident_id,

@@ -27,12 +27,12 @@ from receiver.notify import channels
 from receiver.notify.policy import Breaker, retry_at
 from receiver.secrets import Masker
 from receiver.store import outbox, reads
-from receiver.store.engine import Writer, lock_key
+from receiver.store.engine import Writer
 
 log = logging.getLogger(__name__)
 
 LEASE_MARGIN = timedelta(seconds=30)
-REMINDER_LOCK = lock_key("reminders")
+REMINDER_LOCK = ("reminders",)
 
 
 def _now() -> datetime:
@@ -101,9 +101,9 @@ class Outbox:
         candidates = await self._writer.run([], outbox.open_incidents)
         if not candidates:
             return
-        keys = [REMINDER_LOCK] + [lock_key("group", c.receiver, c.group_key) for c in candidates]
+        locks = [REMINDER_LOCK] + [("group", c.receiver, c.group_key) for c in candidates]
         queued = await self._writer.run(
-            keys, lambda conn: outbox.record_reminders(conn, candidates, config.routes, _now())
+            locks, lambda conn: outbox.record_reminders(conn, candidates, config.routes, _now())
         )
         if queued:
             log.info("queued %d reminders", queued)

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Item = TypeVar("Item")
+LockName = tuple[str, ...]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
@@ -114,18 +115,22 @@ class Writer:
             transaction = _PostgresTransaction(engine)
         self._group = _GroupCommit(transaction)
 
-    async def run(self, keys: Iterable[int], work: Callable[[Connection], T]) -> T:
+    async def run(self, locks: Iterable[LockName], work: Callable[[Connection], T]) -> T:
         """Run `work(connection)` in a transaction; answer after it committed."""
-        return await self.run_batched(keys, _each, work)
+        return await self.run_batched(locks, _each, work)
 
     async def run_batched(
-        self, keys: Iterable[int], batch: Callable[[Connection, list[Item]], list[T]], item: Item
+        self,
+        locks: Iterable[LockName],
+        batch: Callable[[Connection, list[Item]], list[T]],
+        item: Item,
     ) -> T:
         """Run `batch(connection, items)` over this item and any others submitted with the
         same `batch` function meanwhile, so that set-based work can serve them together.
         `batch` answers one result per item, in order, as if each had run alone in turn.
-        `keys` name what the item writes (Postgres advisory locks)."""
-        job = _Job(batch, item, frozenset(keys), asyncio.get_running_loop().create_future())
+        `locks` name what the item writes, such as `("group", receiver, group_key)`; only
+        Postgres needs them (advisory locks), so only Postgres hashes them."""
+        job = _Job(batch, item, frozenset(locks), asyncio.get_running_loop().create_future())
         self._group.submit(job)
         result: T = await job.future
         return result
@@ -142,7 +147,7 @@ def _each(conn: Connection, works: list[Callable[[Connection], T]]) -> list[T]:
 class _Job:
     batch: Callable[[Connection, list[Any]], list[Any]]
     item: Any
-    keys: frozenset[int]
+    locks: frozenset[LockName]
     future: asyncio.Future[Any]
     result: Any = None
 
@@ -262,7 +267,7 @@ class _PostgresTransaction:
         self._engine = engine
 
     async def __call__(self, jobs: list[_Job]) -> None:
-        keys = sorted(set().union(*(job.keys for job in jobs)))
+        keys = sorted({lock_key(*name) for job in jobs for name in job.locks})
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 async with self._engine.begin() as conn:
