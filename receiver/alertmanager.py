@@ -45,6 +45,30 @@ def parse_timestamp(value: str) -> datetime | None:
 
     Go's zero time (year 1) means "not set" in Alertmanager and becomes None.
     """
+    if _plain_utc(value):  # what Alertmanager sends: one C call instead of a regex and eight
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass  # the general parser below says what is wrong
+        else:
+            return None if parsed.year <= 1 else parsed
+    return _parse_rfc3339(value)
+
+
+def _plain_utc(value: str) -> bool:
+    """`YYYY-MM-DDTHH:MM:SS[.f{1,6}]Z`, the shape `datetime.fromisoformat` reads exactly as
+    RFC 3339 (its other ISO 8601 forms, such as week dates, fail these positions)."""
+    size = len(value)
+    return (
+        (size == 20 or (22 <= size <= 27 and value[19] == "."))
+        and value[-1] == "Z"
+        and value[4] == value[7] == "-"
+        and value[10] == "T"
+        and value[13] == value[16] == ":"
+    )
+
+
+def _parse_rfc3339(value: str) -> datetime | None:
     m = _TIMESTAMP.match(value.strip())
     if m is None:
         raise ValueError(f"not an RFC 3339 timestamp: {value!r}")

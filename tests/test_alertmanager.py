@@ -1,9 +1,10 @@
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
 
-from receiver.alertmanager import Webhook, fingerprint, parse_timestamp
+from receiver.alertmanager import Webhook, _parse_rfc3339, fingerprint, parse_timestamp
 from tests.payloads import alert, webhook
 
 
@@ -42,6 +43,42 @@ def test_go_zero_time_means_no_time() -> None:
 def test_unparseable_timestamps_are_rejected(text: str) -> None:
     with pytest.raises(ValueError, match="RFC 3339"):
         parse_timestamp(text)
+
+
+def _outcome(parse: Callable[[str], datetime | None], text: str) -> object:
+    try:
+        parsed = parse(text)
+    except ValueError:
+        return ValueError
+    return (parsed, parsed.tzinfo) if parsed is not None else None
+
+
+_SHAPES = [
+    "2026-11-26T10:00:00Z",
+    "0001-01-01T00:00:00Z",
+    "2026-02-29T10:00:00Z",  # not a leap year
+    "2026-11-26T24:00:00Z",
+    "2026-W48-4T10:00:00Z",  # an ISO week date: fromisoformat reads it, RFC 3339 does not
+    "2026-11-26T10:00Z",
+    "2026-11-26 10:00:00Z",
+    "2026-11-26T10:00:00.Z",
+    "2026-11-26T10:00:00,5Z",
+    "20261126T100000.000Z",
+    "2026-11-26T10:00:00.1234567Z",
+    "2026-11-26T10:00:00+00:00",
+    "2026-11-26T10:00:0aZ",
+    " 2026-11-26T10:00:00Z",
+]
+
+
+@pytest.mark.parametrize(
+    "text",
+    _SHAPES
+    + [f"2026-11-26T23:59:59.{'987654321'[:digits]}Z" for digits in range(1, 10)]
+    + [f"2026-11-26T10:00:00.{'0' * digits}Z" for digits in range(1, 10)],
+)
+def test_the_fast_path_reads_exactly_what_the_general_parser_reads(text: str) -> None:
+    assert _outcome(parse_timestamp, text) == _outcome(_parse_rfc3339, text)
 
 
 def test_fingerprint_of_empty_label_set_is_the_fnv_offset_basis() -> None:
