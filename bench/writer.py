@@ -19,14 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine
+from sqlalchemy import make_url
 
 from receiver.alertmanager import Webhook
 from receiver.ingest import ingest_batch
 from receiver.received import Received
 from receiver.store import schema
-from receiver.store.engine import configure_sqlite
 from receiver.store.engine import create_engine as create_async_engine
+from receiver.store.engine import create_sqlite_writer
 
 BATCH = 8
 
@@ -70,8 +70,7 @@ def main() -> None:
     per, count = int(sys.argv[1]), int(sys.argv[2])
     path = Path(tempfile.mkdtemp(prefix="receiver-writer-")) / "w.db"
     asyncio.run(migrate(f"sqlite+aiosqlite:///{path}"))
-    engine = create_engine(f"sqlite+pysqlite:///{path}")
-    configure_sqlite(engine, "NORMAL")
+    engine = create_sqlite_writer(make_url(f"sqlite:///{path}"), "NORMAL")
     bodies = payloads(count, per)
 
     started = time.process_time()

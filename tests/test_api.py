@@ -91,6 +91,14 @@ async def test_alert_filters(client: Client, query: dict[str, str], expected: li
     assert instances(await get(client, "/api/v1/alerts", **query)) == expected
 
 
+async def test_text_search_finds_non_ascii_as_written(client: Client) -> None:
+    body = webhook(alert("DiskFull", annotations={"summary": "Datenträger voll in Zürich"}))
+    assert (await client.post("/alerts", json=body)).status == 200
+    for text in ("zürich", "DATENTRÄGER", "ger voll in Z"):
+        [found] = (await get(client, "/api/v1/alerts", q=text))["alerts"]
+        assert found["annotations"]["summary"] == "Datenträger voll in Zürich"
+
+
 async def test_matcher_filters_combine_and_paginate(client: Client) -> None:
     await seed(client)
     resp = await client.get(

@@ -26,9 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -43,14 +44,35 @@ _WRITE_ATTEMPTS = 3
 _WAL_ATTEMPTS = 40
 
 
+def json_text(value: Any) -> str:
+    """JSON columns as compact UTF-8 text: a tenth of `json.dumps`'s time per label set,
+    and on SQLite the text search (LIKE over the stored text) sees non-ASCII as written
+    rather than as \\u escapes."""
+    return orjson.dumps(value).decode()
+
+
 def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> AsyncEngine:
-    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    engine = create_async_engine(
+        url, pool_pre_ping=not url.startswith("sqlite"), json_serializer=json_text
+    )
     if engine.dialect.name == "sqlite":
-        configure_sqlite(engine.sync_engine, sqlite_synchronous)
+        _configure_sqlite(engine.sync_engine, sqlite_synchronous)
     return engine
 
 
-def configure_sqlite(engine: Engine, synchronous: str) -> None:
+def create_sqlite_writer(url: URL, synchronous: str) -> Engine:
+    """The writer thread's own synchronous pysqlite engine for the same file."""
+    engine = create_sync_engine(
+        url.set(drivername="sqlite+pysqlite"),
+        pool_size=1,
+        max_overflow=0,
+        json_serializer=json_text,
+    )
+    _configure_sqlite(engine, synchronous)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     # The driver's own transaction handling cannot do BEGIN IMMEDIATE; take it over.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -106,11 +128,7 @@ class Writer:
         self.engine = engine
         transaction: _Transaction
         if engine.dialect.name == "sqlite":
-            sync = create_sync_engine(
-                engine.url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
-            )
-            configure_sqlite(sync, sqlite_synchronous)
-            transaction = _SqliteTransaction(sync)
+            transaction = _SqliteTransaction(create_sqlite_writer(engine.url, sqlite_synchronous))
         else:
             transaction = _PostgresTransaction(engine)
         self._group = _GroupCommit(transaction)
