@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 log = logging.getLogger(__name__)
@@ -24,8 +24,11 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS  # datetimes via iso()
+
+
 def dumps(body: Any) -> str:
-    return json.dumps(body, default=_default, ensure_ascii=False)
+    return orjson.dumps(body, default=_default, option=_OPTIONS).decode()
 
 
 def ok(body: Any, status: int = 200) -> web.Response:

@@ -84,5 +84,6 @@ async def receive_alerts(request: web.Request) -> web.Response:
         )
     if summary.notifications:
         request.app[OUTBOX].wake()
-    log.debug("webhook %s/%s: %s", hook.receiver, hook.group_key, summary.as_json())
-    return ok(summary.as_json())
+    answer = summary.as_json()
+    log.debug("webhook %s/%s: %s", hook.receiver, hook.group_key, answer)
+    return ok(answer)
