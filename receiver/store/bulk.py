@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Dialect, Table, func, insert, select
+from sqlalchemy import Dialect, Table, insert
 from sqlalchemy.engine import Connection
 
 
@@ -69,7 +69,7 @@ def insert_ids(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> li
     if conn.dialect.name != "sqlite":
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return list(conn.execute(statement, rows).scalars())
-    largest = conn.scalar(select(func.max(table.c.id))) or 0
+    largest = conn.exec_driver_sql(f"SELECT max(id) FROM {table.name}").scalar() or 0
     ids = list(range(largest + 1, largest + 1 + len(rows)))
     insert_many(conn, table, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
     return ids
