@@ -174,6 +174,17 @@ def _setup_logging(level: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # Start-up allocates a lot and frees little: a full collection in the middle of it
+    # costs 60 to 90 ms and finds next to nothing. `serve` turns collection back on once
+    # it has frozen what start-up loaded.
+    gc.disable()
+    try:
+        _run(argv)
+    finally:
+        gc.enable()
+
+
+def _run(argv: list[str] | None) -> None:
     args = vars(_parser().parse_args(argv))
     command = args.pop("command")
     payload, route, channel = (
@@ -356,6 +367,7 @@ async def _serve(settings: Settings) -> None:
     # What start-up loaded lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stop the event loop for about 60 ms each under load.
     gc.freeze()
+    gc.enable()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

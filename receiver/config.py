@@ -10,9 +10,8 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -26,6 +25,9 @@ from pydantic import (
 from receiver.durations import parse_duration
 from receiver.matchers import Matcher, MatcherError, parse_matcher
 from receiver.secrets import Masker, masking
+
+if TYPE_CHECKING:
+    import yaml
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Path_ = tuple[str | int, ...]
@@ -167,6 +169,8 @@ class FileConfig(_Section):
 
 
 def _line_index(node: yaml.Node, path: Path_, index: dict[Path_, int]) -> None:
+    import yaml
+
     index[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
@@ -201,6 +205,8 @@ def _expand(value: Any, where: Path_, problems: list[str], line_of: Any, used: s
 
 
 def load_config(path: Path) -> FileConfig:
+    import yaml  # not at module level: a receiver without a config file never needs it
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

@@ -24,8 +24,6 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-import yaml
-
 from receiver.matchers import Matcher, MatcherError, matches_all, parse_matcher
 
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n", re.DOTALL)
@@ -116,6 +114,8 @@ def parse_runbook(path: Path, text: str) -> Runbook:
             [f"{where}:1: no front matter; start the file with a --- block holding at least "
              "title and match"]
         )  # fmt: skip
+    import yaml  # not at module level: a receiver without runbooks never needs it
+
     try:
         meta = yaml.safe_load(front.group(1)) or {}
     except yaml.YAMLError as exc:

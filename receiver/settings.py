@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./receiver.db"
+ENV_PREFIX = "RECEIVER_"
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RECEIVER_", extra="forbid")
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment(cls, flags: Any) -> Any:
+        """RECEIVER_<NAME> (in any case) fills in what no flag gave. An empty variable
+        counts as unset, so that `RECEIVER_CONFIG=` in a compose file means no file."""
+        if not isinstance(flags, dict):
+            return flags
+        env = {
+            name[len(ENV_PREFIX) :].lower(): value
+            for name, value in os.environ.items()
+            if name[: len(ENV_PREFIX)].upper() == ENV_PREFIX and value
+        }
+        return {**{f: env[f] for f in cls.model_fields if f in env}, **flags}
 
     host: str = Field("0.0.0.0", description="address to listen on")
     port: int = Field(5001, ge=0, le=65535, description="port to listen on (0: any free port)")

@@ -1,0 +1,67 @@
+"""Settings: a flag wins over its RECEIVER_* variable, which wins over the default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from receiver.settings import DEFAULT_DATABASE_URL, Settings
+
+
+@pytest.fixture(autouse=True)
+def _no_receiver_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.upper().startswith("RECEIVER_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_without_flags_or_variables() -> None:
+    settings = Settings()
+    assert (settings.port, settings.database_url, settings.config) == (
+        5001,
+        DEFAULT_DATABASE_URL,
+        None,
+    )
+    assert settings.migrate is True
+
+
+def test_variables_fill_in_and_are_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECEIVER_PORT", "6001")
+    monkeypatch.setenv("receiver_migrate", "false")
+    monkeypatch.setenv("RECEIVER_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("RECEIVER_CONFIG", "/etc/receiver.yml")
+    settings = Settings()
+    assert settings.port == 6001
+    assert settings.migrate is False
+    assert settings.log_level == "debug"
+    assert settings.config == Path("/etc/receiver.yml")
+
+
+def test_a_flag_wins_over_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECEIVER_PORT", "6001")
+    assert Settings(port=7001).port == 7001
+
+
+def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECEIVER_CONFIG", "")
+    monkeypatch.setenv("RECEIVER_PORT", "")
+    settings = Settings()
+    assert settings.config is None
+    assert settings.port == 5001
+
+
+def test_a_bad_variable_is_reported_under_its_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECEIVER_MAX_BODY_BYTES", "-1")
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert [e["loc"] for e in caught.value.errors()] == [("max_body_bytes",)]
+
+
+def test_unrelated_variables_and_unknown_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECEIVER_NOT_A_SETTING", "x")  # ignored, as any other variable
+    assert Settings().port == 5001
+    with pytest.raises(ValidationError):
+        Settings(not_a_setting="x")  # type: ignore[call-arg]
