@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import String, cast, inspect, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from receiver.store import schema
 from receiver.store.engine import create_engine
+from receiver.store.tables import alerts
 
 
 async def test_models_and_migrations_do_not_drift(database_url: str) -> None:
@@ -58,3 +61,32 @@ async def test_replicas_migrating_at_once_both_succeed(database_url: str) -> Non
 
 def test_head_constant_matches_the_migrations() -> None:
     assert schema.head_revision() == schema.HEAD
+
+
+async def test_old_escaped_json_text_becomes_searchable(database_url: str) -> None:
+    """Rows written before 0005 (json.dumps's \\u escapes) are found by a non-ASCII search."""
+    old_writer = create_async_engine(database_url)  # SQLAlchemy's own JSON: escapes
+    engine = create_engine(database_url)
+    labels = {"alertname": "DiskFull", "site": "Zürich"}
+    at = datetime(2026, 11, 26, 10, tzinfo=UTC)
+    try:
+        await schema.upgrade(engine, "0004")
+        async with old_writer.begin() as conn:
+            await conn.execute(
+                alerts.insert().values(
+                    fingerprint="f1", starts_at=at, status="firing", alertname="DiskFull",
+                    severity="", labels=labels, annotations={"summary": "Datenträger voll"},
+                    generator_url="", times_received=1, first_received_at=at,
+                    last_received_at=at,
+                )
+            )  # fmt: skip
+        await schema.upgrade(engine)
+        async with engine.connect() as conn:
+            text_of = select(cast(alerts.c.labels, String), cast(alerts.c.annotations, String))
+            stored_labels, stored_annotations = (await conn.execute(text_of)).one()
+            assert "Zürich" in stored_labels
+            assert "Datenträger" in stored_annotations
+            assert (await conn.execute(select(alerts.c.labels))).scalar_one() == labels
+    finally:
+        await old_writer.dispose()
+        await engine.dispose()

@@ -19,7 +19,7 @@ from receiver.store.engine import lock_key, use_wal
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0004"
+HEAD = "0005"
 _LOCK = lock_key("schema-migration")
 
 
