@@ -307,7 +307,20 @@ def versions() -> dict[str, str]:
         "aiohttp": aiohttp.__version__,
         "sqlalchemy": sqlalchemy.__version__,
         "wrk": wrk_version.strip(),
+        "cpu speed": f"{python_speed() * 1000:.0f} ms for `sum(range(10**7))` (median of 5; "
+        "compare runs of different days by this)",
     }
+
+
+def python_speed() -> float:
+    """The same machine type is not always equally fast: a fixed pure-Python loop, timed
+    when the report is written, tells whether absolute numbers can be compared."""
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        sum(range(10**7))
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def plot(points: list[dict[str, Any]], path: Path) -> None:

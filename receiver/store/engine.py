@@ -33,6 +33,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from receiver.store.checkpoint import WRITER_AUTOCHECKPOINT_PAGES, Checkpointer
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -61,7 +63,9 @@ def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> AsyncEngin
 
 
 def create_sqlite_writer(url: URL, synchronous: str) -> Engine:
-    """The writer thread's own synchronous pysqlite engine for the same file."""
+    """The writer thread's own synchronous pysqlite engine for the same file. Its automatic
+    checkpoint is only a backstop: receiver.store.checkpoint does that work off the
+    commit path."""
     engine = create_sync_engine(
         url.set(drivername="sqlite+pysqlite"),
         pool_size=1,
@@ -69,6 +73,11 @@ def create_sqlite_writer(url: URL, synchronous: str) -> Engine:
         json_serializer=json_text,
     )
     _configure_sqlite(engine, synchronous)
+
+    @event.listens_for(engine, "connect")
+    def _backstop(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT_PAGES}")
+
     return engine
 
 
@@ -128,7 +137,10 @@ class Writer:
         self.engine = engine
         transaction: _Transaction
         if engine.dialect.name == "sqlite":
-            transaction = _SqliteTransaction(create_sqlite_writer(engine.url, sqlite_synchronous))
+            transaction = _SqliteTransaction(
+                create_sqlite_writer(engine.url, sqlite_synchronous),
+                Checkpointer(str(engine.url.database)),
+            )
         else:
             transaction = _PostgresTransaction(engine)
         self._group = _GroupCommit(transaction)
@@ -252,10 +264,12 @@ class _GroupCommit:
 
 class _SqliteTransaction:
     """One writer thread with its own pysqlite connection: no thread hop per statement, one
-    BEGIN IMMEDIATE ... COMMIT per batch, which keeps other processes on the file out."""
+    BEGIN IMMEDIATE ... COMMIT per batch, which keeps other processes on the file out. The
+    log is checkpointed by a thread of its own after commits."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, checkpointer: Checkpointer) -> None:
         self._engine = engine
+        self._checkpointer = checkpointer
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
     async def __call__(self, jobs: list[_Job]) -> None:
@@ -264,9 +278,11 @@ class _SqliteTransaction:
     def _run(self, jobs: list[_Job]) -> None:
         with self._engine.connect() as conn, conn.execution_options(writer=True).begin():
             _run_jobs(conn, jobs)
+        self._checkpointer.due()
 
     async def close(self) -> None:
         self._thread.shutdown()
+        self._checkpointer.close()
         self._engine.dispose()
 
 
