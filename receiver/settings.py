@@ -59,6 +59,15 @@ class Settings(BaseModel):
             raise ValueError(
                 "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST/DB"
             )
+        if url.startswith("sqlite") and url.partition("?")[0] in (
+            "sqlite+aiosqlite://",
+            "sqlite+aiosqlite:///",
+            "sqlite+aiosqlite:///:memory:",
+        ):
+            raise ValueError(
+                "an in-memory SQLite database would lose every alert at exit; "
+                "give a file: sqlite+aiosqlite:///PATH"
+            )
         return url
 
     @field_validator("log_level", mode="before")

@@ -65,3 +65,11 @@ def test_unrelated_variables_and_unknown_flags(monkeypatch: pytest.MonkeyPatch) 
     assert Settings().port == 5001
     with pytest.raises(ValidationError):
         Settings(not_a_setting="x")  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///", "sqlite+aiosqlite:///:memory:"]
+)
+def test_an_in_memory_sqlite_database_is_refused(url: str) -> None:
+    with pytest.raises(ValidationError, match="give a file"):
+        Settings(database_url=url)
