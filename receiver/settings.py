@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./receiver.db"
 ENV_PREFIX = "RECEIVER_"
@@ -19,14 +20,13 @@ class Settings(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _environment(cls, flags: Any) -> Any:
-        """RECEIVER_<NAME> (in any case) fills in what no flag gave. An empty variable
-        counts as unset, so that `RECEIVER_CONFIG=` in a compose file means no file."""
+        """RECEIVER_<NAME> (in any case) fills in what no flag gave."""
         if not isinstance(flags, dict):
             return flags
         env = {
             name[len(ENV_PREFIX) :].lower(): value
             for name, value in os.environ.items()
-            if name[: len(ENV_PREFIX)].upper() == ENV_PREFIX and value
+            if name[: len(ENV_PREFIX)].upper() == ENV_PREFIX
         }
         return {**{f: env[f] for f in cls.model_fields if f in env}, **flags}
 
@@ -52,6 +52,14 @@ class Settings(BaseModel):
         description="SQLite durability: NORMAL survives a process crash, FULL a power loss",
     )
 
+    @field_validator("config", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value: object) -> object:
+        # `RECEIVER_CONFIG=` (a compose file's unset variable) means no file, not ".".
+        # Other settings keep an empty value and are validated: an empty database URL
+        # must fail rather than fall back to a local file.
+        return None if value == "" else value
+
     @field_validator("database_url")
     @classmethod
     def _supported_driver(cls, url: str) -> str:
@@ -59,11 +67,7 @@ class Settings(BaseModel):
             raise ValueError(
                 "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST/DB"
             )
-        if url.startswith("sqlite") and url.partition("?")[0] in (
-            "sqlite+aiosqlite://",
-            "sqlite+aiosqlite:///",
-            "sqlite+aiosqlite:///:memory:",
-        ):
+        if url.startswith("sqlite") and _in_memory(url):
             raise ValueError(
                 "an in-memory SQLite database would lose every alert at exit; "
                 "give a file: sqlite+aiosqlite:///PATH"
@@ -74,3 +78,14 @@ class Settings(BaseModel):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+
+def _in_memory(url: str) -> bool:
+    parsed = make_url(url)
+    database = parsed.database or ""
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or parsed.query.get("mode") == "memory"
+        or "mode=memory" in database
+    )

@@ -45,12 +45,20 @@ def test_a_flag_wins_over_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings(port=7001).port == 7001
 
 
-def test_an_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_config_variable_means_no_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECEIVER_CONFIG", "")
-    monkeypatch.setenv("RECEIVER_PORT", "")
-    settings = Settings()
-    assert settings.config is None
-    assert settings.port == 5001
+    assert Settings().config is None
+
+
+@pytest.mark.parametrize("name", ["RECEIVER_DATABASE_URL", "RECEIVER_PORT"])
+def test_other_empty_variables_are_mistakes_not_defaults(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # An empty RECEIVER_DATABASE_URL (a secret that did not arrive) must not quietly
+    # store alerts in a local file instead.
+    monkeypatch.setenv(name, "")
+    with pytest.raises(ValidationError):
+        Settings()
 
 
 def test_a_bad_variable_is_reported_under_its_setting(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,8 +76,20 @@ def test_unrelated_variables_and_unknown_flags(monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.mark.parametrize(
-    "url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///", "sqlite+aiosqlite:///:memory:"]
+    "url",
+    [
+        "sqlite+aiosqlite://",
+        "sqlite+aiosqlite:///",
+        "sqlite+aiosqlite:///:memory:",
+        "sqlite+aiosqlite:///file::memory:?uri=true",
+        "sqlite+aiosqlite:///file:x?mode=memory&uri=true",
+    ],
 )
 def test_an_in_memory_sqlite_database_is_refused(url: str) -> None:
     with pytest.raises(ValidationError, match="give a file"):
         Settings(database_url=url)
+
+
+def test_file_databases_are_accepted() -> None:
+    for url in ("sqlite+aiosqlite:///./receiver.db", "sqlite+aiosqlite:////var/lib/r/a.db"):
+        assert Settings(database_url=url).database_url == url

@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
 WRITER_AUTOCHECKPOINT_PAGES = 8000  # 32 MB of log with 4 KiB pages
 PAUSE_SECONDS = 0.25  # at most four checkpoints a second
+_CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"  # answers (busy, log pages, pages copied)
 
 
 class Checkpointer:
@@ -39,6 +41,11 @@ class Checkpointer:
         self._due.set()
         self._thread.join()
 
+    def _connect(self) -> sqlite3.Connection:
+        # mode=rw: never create a file where the database was (it may have been moved).
+        uri = f"file:{quote(self._database)}?mode=rw"
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
         try:
@@ -48,8 +55,11 @@ class Checkpointer:
                 if self._stop.is_set():
                     return
                 try:
-                    conn = conn or sqlite3.connect(self._database, check_same_thread=False)
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    conn = conn or self._connect()
+                    _busy, log_pages, _copied = conn.execute(_CHECKPOINT).fetchone()
+                    if log_pages < 0:  # not in WAL mode (schema left to the operator)
+                        log.info("%s is not in WAL mode: no checkpoints to run", self._database)
+                        return
                 except sqlite3.Error as exc:  # the writer's own checkpoint still bounds the log
                     log.warning("background WAL checkpoint failed, will retry: %s", exc)
                     if conn is not None:

@@ -281,8 +281,9 @@ class _SqliteTransaction:
         self._checkpointer.due()
 
     async def close(self) -> None:
-        self._thread.shutdown()
-        self._checkpointer.close()
+        # Both may wait for SQLite (the last batch, a checkpoint): not on the event loop.
+        await asyncio.to_thread(self._thread.shutdown)
+        await asyncio.to_thread(self._checkpointer.close)
         self._engine.dispose()
 
 
