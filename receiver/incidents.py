@@ -76,10 +76,10 @@ def refresh_values(incident_id: int, deliveries: int, latest: dict[str, Any]) ->
 
 
 def insert_values(
-    hook: Webhook, opened_at: datetime, deliveries: int, latest: dict[str, Any]
+    key: str, hook: Webhook, opened_at: datetime, deliveries: int, latest: dict[str, Any]
 ) -> dict[str, Any]:
     return {
-        "group_hash": group_hash(hook.receiver, hook.group_key),
+        "group_hash": key,
         "receiver": hook.receiver,
         "group_key": hook.group_key,
         "status": OPEN,
@@ -113,7 +113,7 @@ def update_incidents(
             members = _not_yet_in_group(conn, carried, incidents.c.group_hash == key)
         incident_id = None
         if members:
-            values = insert_values(hook, received_at, 1, latest)
+            values = insert_values(key, hook, received_at, 1, latest)
             [incident_id] = insert_ids(conn, incidents, [values])
     joined: set[int] = set()
     if incident_id is not None:

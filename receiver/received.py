@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from receiver.alertmanager import Webhook
 from receiver.config import Route
 from receiver.lifecycle import Outcome
+from receiver.store.tables import group_hash
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,11 @@ class Received:
     hook: Webhook
     at: datetime
     routes: list[Route]
+
+    @cached_property
+    def group(self) -> str:
+        """The group's index key, needed by several steps of the write."""
+        return group_hash(self.hook.receiver, self.hook.group_key)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from receiver.received import Received, Summary
 from receiver.store import episodes, outbox
 from receiver.store.bulk import insert_ids, insert_many
 from receiver.store.episodes import Receipt
-from receiver.store.tables import group_hash, incident_alerts, incidents
+from receiver.store.tables import incident_alerts, incidents
 
 _OPEN_INCIDENTS = (
     select(incidents.c.id, incidents.c.group_hash, incidents.c.status)
@@ -66,7 +66,7 @@ class Run:
 
     def __init__(self, conn: Connection, items: list[Received]) -> None:
         self._known = episodes.load(conn, (a for item in items for a in item.hook.alerts))
-        keys = sorted({group_hash(i.hook.receiver, i.hook.group_key) for i in items})
+        keys = sorted({i.group for i in items})
         self._incidents = {
             row.group_hash: _Incident(row.id, row.status)
             for row in conn.execute(_OPEN_INCIDENTS, {"keys": keys})
@@ -97,7 +97,7 @@ class Run:
             done = self._drafted.get(episode, 0)
             self._drafts += [(episode, draft, item.at) for draft in episode.events[done:]]
             self._drafted[episode] = len(episode.events)
-        key = group_hash(hook.receiver, hook.group_key)
+        key = item.group
         incident = self._incidents.get(key)
         if incident is None:
             incident = self._incidents[key] = _Incident(None, steps.OPEN, opened=item)
@@ -112,7 +112,9 @@ class Run:
         episodes.write(conn, episodes.touched(self._known), self._receipts, self._drafts)
         new = [(i, i.opened) for i in self._incidents.values() if i.opened is not None]
         if new:
-            rows = [steps.insert_values(o.hook, o.at, i.deliveries, i.latest) for i, o in new]
+            rows = [
+                steps.insert_values(o.group, o.hook, o.at, i.deliveries, i.latest) for i, o in new
+            ]
             ids = insert_ids(conn, incidents, rows)
             for (incident, _), inserted_id in zip(new, ids, strict=True):
                 incident.id = inserted_id

@@ -87,5 +87,4 @@ def _in_memory(url: str) -> bool:
         database in ("", ":memory:")
         or database.startswith("file::memory:")
         or parsed.query.get("mode") == "memory"
-        or "mode=memory" in database
     )

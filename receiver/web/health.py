@@ -26,11 +26,10 @@ async def ready(request: web.Request) -> web.Response:
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         log.warning("not ready: database unreachable: %s", type(exc).__name__)
         return web.Response(status=503, text="database unreachable\n")
-    expected = HEAD
-    if revision != expected:
+    if revision != HEAD:
         return web.Response(
             status=503,
-            text=f"database schema is at {revision}, expected {expected}; "
+            text=f"database schema is at {revision}, expected {HEAD}; "
             "run `alert-receiver migrate`\n",
         )
     return web.Response(text="OK\n")
