@@ -22,12 +22,12 @@ from typing import Any
 
 from sqlalchemy import make_url
 
-from receiver.alertmanager import Webhook
-from receiver.ingest import ingest_batch
-from receiver.received import Received
+from receiver.domain.wire import Webhook
 from receiver.store import schema
 from receiver.store.engine import create_engine as create_async_engine
 from receiver.store.engine import create_sqlite_writer
+from receiver.write.ingest import ingest_batch
+from receiver.write.received import Received
 
 BATCH = 8
 

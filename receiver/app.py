@@ -1,5 +1,6 @@
-"""create_app(settings): wires storage, ingest, the outbox and the HTTP handlers, and owns
-their lifetime (aiohttp cleanup contexts: storage opens first and closes last)."""
+"""create_app(settings): wires storage, the outbox, the periodic jobs and the HTTP
+handlers, and owns their lifetime (aiohttp cleanup contexts, in order: log masking,
+storage, the outbox, the scheduler; they close in reverse)."""
 
 from __future__ import annotations
 
@@ -14,31 +15,33 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy.engine import make_url
 
-from receiver.live import Live, Setup, load_setup
 from receiver.notify.worker import Outbox
-from receiver.secrets import Masker, masking
-from receiver.settings import Settings
+from receiver.observe import QUIET, Observer
+from receiver.runtime.live import Live, Setup, load_setup
+from receiver.runtime.scheduler import Scheduler
+from receiver.runtime.secrets import Masker, masked_url, masking
+from receiver.runtime.settings import Settings
 from receiver.store import schema
 from receiver.store.engine import Writer, create_engine
-from receiver.web import api, health, notifications, query, runbooks
+from receiver.web import health, query, runbooks
+from receiver.web.api import history as api
+from receiver.web.api import notifications
 from receiver.web.keys import (
     ENGINE,
     LIVE,
     MASKER,
+    OBSERVER,
     OUTBOX,
     SETTINGS,
     WRITER,
 )
 from receiver.web.responses import json_errors
 from receiver.web.webhook import receive_alerts
+from receiver.write import reminders
 
 log = logging.getLogger(__name__)
 
 OUTBOX_SHUTDOWN_SECONDS = 1.5
-
-
-def masked_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _database_secrets(settings: Settings) -> set[str]:
@@ -57,7 +60,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     if settings.migrate:  # also puts SQLite in WAL mode; `alert-receiver migrate` does too
         await schema.upgrade(engine)
     app[ENGINE] = engine
-    app[WRITER] = Writer(engine, settings.sqlite_synchronous)
+    app[WRITER] = Writer(engine, settings.sqlite_synchronous, app[OBSERVER])
     log.info("storing into %s", masked_url(settings.database_url))
     yield
     await app[WRITER].close()
@@ -70,10 +73,11 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
     worker = Outbox(
         app[ENGINE],
         app[WRITER],
-        lambda: live.current,
+        lambda: live.current.delivery_rules,
         app[SETTINGS].external_url,
         app[MASKER],
         replica,
+        app[OBSERVER],
     )
     app[OUTBOX] = worker
     task = asyncio.create_task(worker.run(), name="outbox")
@@ -84,15 +88,34 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-def create_app(settings: Settings, setup: Setup | None = None) -> web.Application:
-    """`setup` defaults to what settings.config names (SetupError if anything is bad)."""
+async def _periodic(app: web.Application) -> AsyncIterator[None]:
+    """The scheduler's jobs; they start after the outbox they wake, and stop before it."""
+    live, writer, worker = app[LIVE], app[WRITER], app[OUTBOX]
+
+    async def remind() -> None:
+        if await reminders.sweep(writer, live.current.config.routes):
+            worker.wake()
+
+    scheduler = Scheduler()
+    scheduler.every("reminders", lambda: live.current.config.delivery.reminder_check, remind)
+    scheduler.start()
+    yield
+    await scheduler.stop()
+
+
+def create_app(
+    settings: Settings, setup: Setup | None = None, observer: Observer = QUIET
+) -> web.Application:
+    """`setup` defaults to what settings.config names (ConfigError if anything is bad);
+    `observer` hears what happens (receiver.observe)."""
     if setup is None:
         setup = load_setup(settings)
     app = web.Application(middlewares=[json_errors, query.bad_queries])
     app[SETTINGS] = settings
+    app[OBSERVER] = observer
     app[MASKER] = Masker()
     app[LIVE] = Live(settings, setup, app[MASKER], _database_secrets(settings))
-    app.cleanup_ctx.extend([_masking, _storage, _outbox])
+    app.cleanup_ctx.extend([_masking, _storage, _outbox, _periodic])
     app.router.add_post("/alerts", receive_alerts)
     api.add_routes(app)
     notifications.add_routes(app)

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from receiver.settings import Settings
+from receiver.runtime.settings import Settings
 
 if TYPE_CHECKING:
-    from receiver.live import Setup
+    from receiver.runtime.live import Setup
 
 log = logging.getLogger("receiver")
 
@@ -208,18 +208,19 @@ def _run(argv: list[str] | None) -> None:
 
 def _load(settings: Settings) -> Setup:
     """The configuration file and runbooks, or exit 1 with every problem on stderr."""
-    from receiver.live import SetupError, load_setup
+    from receiver.runtime.errors import ConfigError
+    from receiver.runtime.live import load_setup
 
     try:
         return load_setup(settings)
-    except SetupError as exc:
+    except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         raise SystemExit(1) from exc
 
 
 async def _migrate(settings: Settings) -> None:
-    from receiver.app import masked_url
+    from receiver.runtime.secrets import masked_url
     from receiver.store import schema
     from receiver.store.engine import create_engine
 
@@ -232,10 +233,9 @@ async def _migrate(settings: Settings) -> None:
 
 
 def _check_config(settings: Settings) -> int:
-    from receiver.app import masked_url
-    from receiver.durations import format_duration
-    from receiver.notify.channels import masked_url as masked_channel_url
-    from receiver.secrets import Masker
+    from receiver.domain.durations import format_duration
+    from receiver.notify.channels import privacy_form
+    from receiver.runtime.secrets import Masker, masked_url
 
     setup = _load(settings)
     config = setup.config
@@ -245,7 +245,7 @@ def _check_config(settings: Settings) -> int:
     for name, urls in config.channels.items():
         print(f"channel {name}:")
         for url in urls:
-            print(f"  {mask(masked_channel_url(url))}")
+            print(f"  {mask(privacy_form(url))}")
     for i, route in enumerate(config.routes):
         matchers = ", ".join(str(m) for m in route.match) or "(everything)"
         extras = (
@@ -273,7 +273,7 @@ def _render(settings: Settings, payload: Path, route: int | None) -> int:
 
     from pydantic import ValidationError
 
-    from receiver.alertmanager import Webhook
+    from receiver.domain.wire import Webhook
     from receiver.notify.preview import preview
 
     setup = _load(settings)
@@ -318,8 +318,7 @@ async def _notify_test(settings: Settings, channel: str) -> int:
     from datetime import UTC, datetime
 
     from receiver.notify import channels
-    from receiver.notify.render import Message
-    from receiver.secrets import Masker
+    from receiver.runtime.secrets import Masker
 
     config = _load(settings).config
     if channel not in config.channels:
@@ -332,7 +331,7 @@ async def _notify_test(settings: Settings, channel: str) -> int:
         return 2
     urls = config.channels[channel]
     mask = Masker(config.secrets)
-    message = Message(
+    message = channels.Message(
         title=f"[TEST] alert-receiver: channel {channel}",
         body=f"A test message from alert-receiver on {socket.gethostname()} at "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC. If you read this, the channel works.\n",

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.engine import make_url
 
 from receiver.app import create_app
-from receiver.settings import Settings
+from receiver.runtime.settings import Settings
 from tests.sinks import JsonSink, SmtpSink, start_json_sink, start_smtp_sink
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from receiver.alertmanager import fingerprint
+from receiver.domain.wire import fingerprint
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 

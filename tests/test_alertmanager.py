@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from receiver.alertmanager import Webhook, _parse_rfc3339, fingerprint, parse_timestamp
+from receiver.domain.wire import Webhook, _parse_rfc3339, fingerprint, parse_timestamp
 from tests.payloads import alert, webhook
 
 

@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
-from receiver.alertmanager import Webhook
-from receiver.config import Route
-from receiver.ingest import ingest_alone, ingest_batch
-from receiver.lifecycle import Episode, apply_webhook, is_routine
-from receiver.received import Received, Summary
+from receiver.domain.lifecycle import Episode, apply_webhook, is_routine
+from receiver.domain.wire import Webhook
+from receiver.runtime.config import Route
 from receiver.store import schema
 from receiver.store.engine import Writer, create_engine
 from receiver.store.tables import alerts, events, incident_alerts, incidents, notifications
+from receiver.write.ingest import ingest_alone, ingest_batch
+from receiver.write.received import Received, Summary
 from tests.payloads import ZERO_TIME, alert, webhook
 
 ROUTES = [

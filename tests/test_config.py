@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from receiver.config import ConfigError, FileConfig, load_config
+from receiver.runtime.config import ConfigError, FileConfig, load_config
 
 GOOD = """\
 channels:
@@ -47,8 +47,8 @@ def test_good_config_loads(tmp_path: Path) -> None:
     first, second = config.routes
     assert [str(m) for m in first.match] == ['severity="critical"', 'team=~"db|infra"']
     assert first.repeat_interval == timedelta(hours=4)
-    assert first.templates[0] is not None
-    assert first.templates[1] is None
+    assert first.title is not None
+    assert first.body is None
     assert second.continue_
     assert not second.send_resolved
     assert config.delivery.max_attempts == 5

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from receiver.durations import format_duration, parse_duration
+from receiver.domain.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

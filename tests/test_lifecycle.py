@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime, timedelta
 
-from receiver.alertmanager import WireAlert
-from receiver.lifecycle import FIRING, RESOLVED, Episode, Outcome, apply_webhook
+from receiver.domain.lifecycle import FIRING, RESOLVED, Episode, Outcome, apply_webhook
+from receiver.domain.wire import WireAlert
 from tests.payloads import alert
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -1,6 +1,6 @@
 import pytest
 
-from receiver.matchers import Matcher, MatcherError, matches_all, parse_matcher
+from receiver.domain.matchers import Matcher, MatcherError, matches_all, parse_matcher
 
 LABELS = {"alertname": "HighLatency", "severity": "critical", "team": "db"}
 

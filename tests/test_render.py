@@ -7,14 +7,14 @@ from urllib.parse import unquote
 
 import pytest
 
-from receiver.change import Change
+from receiver.domain.change import Change
+from receiver.domain.links import silence_url
+from receiver.domain.views import AlertView, IncidentView
 from receiver.notify.render import (
     TemplateError,
     compile_template,
     render,
-    silence_url,
 )
-from receiver.notify.views import AlertView, IncidentView
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 START = NOW - timedelta(hours=2)
@@ -107,15 +107,15 @@ def test_only_http_links_are_rendered(hostile: str) -> None:
 
 
 def test_route_templates_override_the_defaults() -> None:
-    title = compile_template("{{ incident.name }}: {{ firing|length }} firing")
-    body = compile_template("{% for a in firing %}{{ a.labels.pod }} {{ a.summary }}\n{% endfor %}")
+    title = "{{ incident.name }}: {{ firing|length }} firing"
+    body = "{% for a in firing %}{{ a.labels.pod }} {{ a.summary }}\n{% endfor %}"
     message = render(incident_view(alert_view(1), alert_view(2)), Change(), "", NOW, title, body)
     assert message.title == "HighLatencyP95Critical: 2 firing"
     assert message.body == "api-1 P95 latency 740ms on api-1\napi-2 P95 latency 740ms on api-2\n"
 
 
 def test_templates_are_sandboxed() -> None:
-    sneaky = compile_template("{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    sneaky = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
     with pytest.raises(Exception, match=r"unsafe|access"):
         render(incident_view(alert_view(1)), Change(), "", NOW, sneaky)
 

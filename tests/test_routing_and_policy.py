@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from receiver.change import Change
-from receiver.config import Delivery, Route
+from receiver.domain.change import Change
+from receiver.domain.routing import matching_routes, plan, routing_labels
 from receiver.notify.policy import Breaker, retry_at
-from receiver.routing import matching_routes, plan, routing_labels
+from receiver.runtime.config import Delivery, Route
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -7,14 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from receiver.runbooks import (
-    RunbookError,
-    Runbooks,
-    coverage,
-    external_links,
-    load_runbooks,
-    parse_runbook,
-)
+from receiver.domain.links import runbook_links
+from receiver.domain.runbooks import Runbooks, coverage
+from receiver.runtime.errors import ConfigError
+from receiver.runtime.runbooks import load_runbooks, parse_runbook
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = """\
@@ -67,7 +63,7 @@ def test_alertname_shortcut_and_sections_as_steps() -> None:
     ],
 )
 def test_broken_runbooks_say_file_and_line(name: str, text: str, line: int, needle: str) -> None:
-    with pytest.raises(RunbookError) as caught:
+    with pytest.raises(ConfigError) as caught:
         parse_runbook(Path("rb") / name, text)
     assert any(p.startswith(f"rb/{name}:{line}: ") and needle in p for p in caught.value.problems)
 
@@ -81,14 +77,14 @@ def test_most_specific_runbook_first(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a runbook")
     runbooks = load_runbooks(tmp_path)
     labels = {"alertname": "X", "severity": "critical", "team": "db"}
-    assert [r.slug for r in runbooks.for_labels(labels)] == ["specific", "general"]
-    assert runbooks.for_labels({"alertname": "Y"}) == []
+    assert [r.slug for r in runbooks.pick([labels])] == ["specific", "general"]
+    assert runbooks.pick([{"alertname": "Y"}]) == []
 
 
 def test_one_broken_file_fails_the_folder_with_every_problem(tmp_path: Path) -> None:
     (tmp_path / "a.md").write_text("---\ntitle: A\n---\n")
     (tmp_path / "b.md").write_text("nothing")
-    with pytest.raises(RunbookError) as caught:
+    with pytest.raises(ConfigError) as caught:
         load_runbooks(tmp_path)
     assert len(caught.value.problems) == 2
 
@@ -97,14 +93,14 @@ def test_missing_folder_is_empty() -> None:
     assert load_runbooks(Path("/nonexistent/runbooks")).items == ()
 
 
-def test_external_links_only_http() -> None:
+def test_runbook_links_only_http() -> None:
     annotations = {
         "runbook_url": "https://wiki.example.com/rb",
         "runbook": "javascript:alert(1)",
         "playbook": " http://play.example.com/x ",
         "summary": "https://not-a-runbook",
     }
-    assert external_links(annotations) == [
+    assert runbook_links(annotations) == [
         ("runbook_url", "https://wiki.example.com/rb"),
         ("playbook", "http://play.example.com/x"),
     ]
@@ -157,5 +153,5 @@ def test_coverage_counts_medians_and_gaps() -> None:
 )
 def test_shipped_runbooks_cover_the_kits_alerts(alertname: str, slug: str) -> None:
     runbooks = load_runbooks(ROOT / "deploy" / "runbooks")
-    assert [r.slug for r in runbooks.for_labels({"alertname": alertname})] == [slug]
+    assert [r.slug for r in runbooks.pick([{"alertname": alertname}])] == [slug]
     assert len(runbooks.by_slug[slug].steps) >= 3

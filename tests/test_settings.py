@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from receiver.settings import DEFAULT_DATABASE_URL, Settings
+from receiver.runtime.settings import DEFAULT_DATABASE_URL, Settings
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from receiver.app import create_app
-from receiver.settings import Settings
+from receiver.runtime.settings import Settings
 from tests.conftest import Client
 from tests.payloads import alert, webhook
 

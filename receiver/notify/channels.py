@@ -9,15 +9,13 @@ our own pacing is one message per incident change, and the retry policy is ours 
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
-
-from receiver.secrets import Masker, url_secrets
-
-if TYPE_CHECKING:
-    from receiver.notify.render import Message
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 # Apprise is imported where it is used: a receiver without channels never loads it, and
 # one with channels loads it (and all its plugins) while validating them at start-up.
@@ -41,18 +39,51 @@ def check_url(url: str, label: str) -> None:
         )
 
 
-def masked_url(url: str) -> str:
+def privacy_form(url: str) -> str:
+    """The URL as Apprise shows it with its secrets hidden (each service knows which of
+    its parts are secret: a Slack token is the path, a mail password the userinfo)."""
     plugin = _instantiate(url)
     if plugin is None:
         return "(invalid URL)"
     return str(plugin.url(privacy=True))
 
 
+_TOKENS = re.compile(r"[^/:@?&=#,;+\s]+")
+_MIN_SECRET = 3  # as the masker's
+
+
+def url_secrets(raw: str, private: str) -> set[str]:
+    """The parts of `raw` that its privacy form hides: user, password, host, path
+    segments and query values it does not show as they are."""
+    shown = set(_TOKENS.findall(unquote(private)))
+    parts = urlsplit(raw)
+    candidates = [parts.username, parts.password]
+    candidates += parts.netloc.rsplit("@", 1)[-1].split(":")  # host, and what sits as port
+    candidates += parts.path.split("/")
+    candidates += [value for _key, value in parse_qsl(parts.query)]
+    found = set()
+    for candidate in candidates:
+        if not candidate:
+            continue
+        for form in {candidate, unquote(candidate)}:
+            if len(form) >= _MIN_SECRET and not set(_TOKENS.findall(form)) <= shown:
+                found.add(form)
+    return found
+
+
 def secrets_of(urls: list[str]) -> set[str]:
+    """What the masker must hide of these channel URLs."""
     found: set[str] = set()
     for url in urls:
-        found |= url_secrets(url, masked_url(url))
+        found |= url_secrets(url, privacy_form(url))
     return found
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    body: str
+    severity: str  # apprise notify type: info, success, warning, failure
 
 
 @dataclass(frozen=True)
@@ -69,11 +100,14 @@ class SendOutcome:
     status: str  # delivered | failed | timeout
     seconds: float
     services: list[ServiceOutcome]
+    problem: str | None = None  # why nothing could be sent at all
 
     @property
     def error(self) -> str | None:
         if self.ok:
             return None
+        if self.problem is not None:
+            return self.problem
         lines = [
             f"{s.url}: {s.status}: {'; '.join(s.errors) or 'no detail'}" for s in self.services
         ]
@@ -86,7 +120,9 @@ class SendOutcome:
         ]
 
 
-async def send(urls: list[str], message: Message, deadline: timedelta, mask: Masker) -> SendOutcome:
+async def send(
+    urls: list[str], message: Message, deadline: timedelta, mask: Callable[[str], str]
+) -> SendOutcome:
     import apprise
 
     notifier = apprise.Apprise()

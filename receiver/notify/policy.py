@@ -7,7 +7,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from receiver.config import Delivery
+from pydantic import BaseModel, ConfigDict, Field
+
+from receiver.domain.durations import Duration
+from receiver.domain.routing import Route
+from receiver.store.outbox import Claimed
+
+
+class Delivery(BaseModel):
+    """The config file's `delivery`: how hard the outbox tries, and how it protects
+    itself from a dead channel."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_attempts: int = Field(12, ge=1)
+    max_age: Duration = timedelta(hours=6)
+    backoff: Duration = timedelta(seconds=5)
+    max_backoff: Duration = timedelta(minutes=5)
+    timeout: Duration = timedelta(seconds=30)
+    breaker_failures: int = Field(5, ge=1)
+    breaker_cooldown: Duration = timedelta(minutes=1)
+    concurrency: int = Field(8, ge=1, le=256)
+    reminder_check: Duration = timedelta(seconds=30)
+    poll_interval: Duration = timedelta(seconds=1)
 
 
 def retry_at(
@@ -26,6 +48,40 @@ def retry_at(
         return None
     step = min(delivery.backoff * (1 << max(attempts - 1, 0)), delivery.max_backoff)
     return now + step * (0.5 + rand() / 2)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What becomes of a notification after one attempt."""
+
+    delivered: bool
+    retry_at: datetime | None  # pending again from then; None and not delivered: failed
+    fallback: str | None  # the channel that hears it instead, once it failed for good
+
+
+def classify(
+    ok: bool,
+    claim: Claimed,
+    route: Route | None,
+    now: datetime,
+    delivery: Delivery,
+    breaker_reopens: datetime | None,
+    rand: Callable[[], float],
+) -> Verdict:
+    """Stage 5 of delivery: delivered; or retry, no earlier than the channel's breaker
+    lets a probe through; or failed for good, handed to the route's fallback channel
+    (a fallback never falls back again, nor to itself)."""
+    if ok:
+        return Verdict(True, None, None)
+    when = retry_at(claim.attempts + 1, claim.created_at, now, delivery, rand)
+    if when is not None:
+        if breaker_reopens is not None and breaker_reopens > when:
+            when = breaker_reopens
+        return Verdict(False, when, None)
+    fallback = None
+    if claim.kind != "fallback" and route is not None and route.fallback != claim.channel:
+        fallback = route.fallback
+    return Verdict(False, None, fallback)
 
 
 @dataclass

@@ -9,18 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from receiver.alertmanager import Webhook
-from receiver.change import Change
-from receiver.lifecycle import FIRING, RESOLVED, apply_webhook
-from receiver.live import Setup
+from receiver.domain.change import Change
+from receiver.domain.lifecycle import FIRING, RESOLVED, apply_webhook
+from receiver.domain.routing import matching_routes, plan, routing_labels
+from receiver.domain.views import AlertView, IncidentView
+from receiver.domain.wire import Webhook
+from receiver.notify.channels import Message
 from receiver.notify.render import (
     Guides,
-    Message,
     incident_runbooks,
     render,
 )
-from receiver.notify.views import AlertView, IncidentView
-from receiver.routing import matching_routes, plan, routing_labels
+from receiver.runtime.live import Setup
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,12 @@ def preview(
         AlertView(
             id=number,
             status=d.episode.status,
-            labels=dict(d.episode.wire.labels) if d.episode.wire else {},
+            labels=d.episode.labels or {},
             annotations=d.episode.annotations,
             starts_at=d.episode.starts_at,
             ends_at=d.episode.ends_at,
             end_inferred=d.episode.end_inferred,
-            generator_url=d.episode.wire.generator_url if d.episode.wire else "",
+            generator_url=d.episode.generator_url,
         )
         for number, d in enumerate(delivered, 1)
         if d.carried
@@ -83,7 +83,15 @@ def preview(
         Preview(
             p.channel,
             p.route_index,
-            render(incident, change, external_url, now, *routes[p.route_index].templates, guides),
+            render(
+                incident,
+                change,
+                external_url,
+                now,
+                routes[p.route_index].title,
+                routes[p.route_index].body,
+                guides,
+            ),
         )
         for p in plan(change, matched)
     ]

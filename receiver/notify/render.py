@@ -7,19 +7,21 @@ alert with what tells it apart from its siblings, and the links an on-call perso
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
-from urllib.parse import quote
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
-from receiver.change import Change
-from receiver.durations import format_duration
-from receiver.notify.views import AlertView, IncidentView, runbook_url, safe_link
-from receiver.runbooks import Runbook, Runbooks
+from receiver.domain.change import Change
+from receiver.domain.durations import format_duration
+from receiver.domain.links import incident_url, runbook_links, runbook_url, safe_link, silence_url
+from receiver.domain.runbooks import Runbook, Runbooks
+from receiver.domain.views import AlertView, IncidentView
+from receiver.notify.channels import Message
 
 _ENV = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, autoescape=False)
 
@@ -32,7 +34,10 @@ class TemplateError(ValueError):
     """A template that does not compile; the message says where."""
 
 
+@functools.lru_cache(maxsize=256)
 def compile_template(source: str) -> Any:
+    """Compiled once per source: a route's templates are compiled when the file loads
+    (to report mistakes) and reused by every message after."""
     try:
         return _ENV.from_string(source)
     except TemplateSyntaxError as exc:
@@ -52,32 +57,9 @@ class Guides:
 
 
 def incident_runbooks(incident: IncidentView, runbooks: Runbooks) -> list[Runbook]:
-    """Runbooks of the firing alerts (of all, once resolved), most specific first, once."""
+    """Runbooks of the firing alerts (of all, once resolved)."""
     alerts = [a for a in incident.alerts if a.status == "firing"] or incident.alerts
-    found: dict[str, Runbook] = {}
-    for alert in alerts:
-        for runbook in runbooks.for_labels(alert.labels):
-            found.setdefault(runbook.slug, runbook)
-    return sorted(found.values(), key=lambda r: (-len(r.matchers), r.slug))
-
-
-@dataclass(frozen=True)
-class Message:
-    title: str
-    body: str
-    severity: str  # apprise notify type: info, success, warning, failure
-
-
-def _matcher_filter(labels: dict[str, str]) -> str:
-    escaped = (v.replace("\\", "\\\\").replace('"', '\\"') for v in labels.values())
-    return "{" + ",".join(f'{k}="{v}"' for k, v in zip(labels, escaped, strict=True)) + "}"
-
-
-def silence_url(alertmanager_url: str, labels: dict[str, str]) -> str | None:
-    base = safe_link(alertmanager_url.rstrip("/"))
-    if base is None or not labels:
-        return None
-    return f"{base}/#/silences/new?filter={quote(_matcher_filter(labels), safe='')}"
+    return runbooks.pick(a.labels for a in alerts)
 
 
 def _time(moment: datetime) -> str:
@@ -92,14 +74,7 @@ def _alert_context(
     alert: AlertView, common: dict[str, str], change: Change, am_url: str, now: datetime
 ) -> dict[str, Any]:
     distinct = {k: v for k, v in alert.labels.items() if common.get(k) != v}
-    runbook = next(
-        (
-            link
-            for key in ("runbook_url", "runbook", "playbook")
-            if (link := safe_link(alert.annotations.get(key, "")))
-        ),
-        None,
-    )
+    runbook = next((link for _name, link in runbook_links(alert.annotations)), None)
     return {
         "id": alert.id,
         "status": alert.status,
@@ -145,9 +120,7 @@ def render_context(
     qualifiers = [v for k, v in incident.group_labels.items() if k != "alertname"]
     if "severity" in common and common["severity"] not in qualifiers:
         qualifiers.append(common["severity"])
-    incident_url = (
-        f"{external_url.rstrip('/')}/incidents/{incident.id}" if safe_link(external_url) else None
-    )
+    link = incident_url(external_url, incident.id)
     ended = incident.resolved_at if incident.status == "resolved" else None
     return {
         "incident": {
@@ -161,12 +134,12 @@ def render_context(
             "opened_at": incident.opened_at,
             "resolved_at": incident.resolved_at,
             "age": format_duration((ended or now) - incident.opened_at),
-            "url": incident_url,
+            "url": link,
             "silence_url": silence_url(incident.alertmanager_url, incident.group_labels),
             "alertmanager_url": safe_link(incident.alertmanager_url),
             "links": _links(
                 [
-                    ("incident", incident_url),
+                    ("incident", link),
                     (
                         "silence group",
                         silence_url(incident.alertmanager_url, incident.group_labels),
@@ -206,13 +179,16 @@ def render(
     change: Change,
     external_url: str,
     now: datetime,
-    title_template: Any = None,
-    body_template: Any = None,
+    title_template: str | None = None,
+    body_template: str | None = None,
     guides: Guides | None = None,
 ) -> Message:
+    """`title_template` and `body_template` are a route's own Jinja2 sources, if any."""
     context = render_context(incident, change, external_url, now, guides)
-    title = (title_template or _DEFAULT_TITLE).render(context).strip()
-    body = (body_template or _DEFAULT_BODY).render(context).strip() + "\n"
+    title_with = compile_template(title_template) if title_template else _DEFAULT_TITLE
+    body_with = compile_template(body_template) if body_template else _DEFAULT_BODY
+    title = title_with.render(context).strip()
+    body = body_with.render(context).strip() + "\n"
     if incident.status == "resolved":
         severity = "success"
     else:

@@ -1,4 +1,7 @@
-"""The outbox worker: claim due notifications, render, send through Apprise, record.
+"""The outbox worker: notifications decided at ingest, sent later, each through a short
+list of stages, the way Alertmanager's notify pipeline reads:
+
+    claim -> resolve the route -> render -> send -> classify the outcome -> record
 
 It runs beside the HTTP server in the same event loop; Apprise's blocking sends run in
 Apprise's thread pool. Ingest wakes it after a commit that queued something; otherwise it
@@ -13,26 +16,40 @@ import functools
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from receiver.config import FileConfig, Route
-from receiver.live import Setup
-
-if TYPE_CHECKING:
-    from receiver.notify.render import Message
+from receiver.domain.routing import Route
+from receiver.domain.runbooks import Runbooks
 from receiver.notify import channels
-from receiver.notify.policy import Breaker, retry_at
-from receiver.secrets import Masker
+from receiver.notify.policy import Breaker, Delivery, Verdict, classify
+from receiver.observe import QUIET, Observer
 from receiver.store import outbox, reads
 from receiver.store.engine import Writer
 
 log = logging.getLogger(__name__)
 
 LEASE_MARGIN = timedelta(seconds=30)
-REMINDER_LOCK = ("reminders",)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What delivery reads from the configuration in force; a reload swaps it whole, and
+    each send reads it once, so a send never mixes two configurations."""
+
+    channels: dict[str, list[str]]
+    routes: list[Route]
+    delivery: Delivery
+    runbooks: Runbooks
+    runbook_steps: int
+
+    def route(self, index: int | None) -> Route | None:
+        """The route a notification was planned for, if the configuration still has it."""
+        if index is None or not 0 <= index < len(self.routes):
+            return None
+        return self.routes[index]
 
 
 def _now() -> datetime:
@@ -44,23 +61,22 @@ class Outbox:
         self,
         engine: AsyncEngine,
         writer: Writer,
-        setup: Callable[[], Setup],
+        rules: Callable[[], Rules],
         external_url: str,
-        mask: Masker,
+        mask: Callable[[str], str],
         replica: str,
+        observer: Observer = QUIET,
     ) -> None:
-        self._engine, self._writer, self._setup = engine, writer, setup
+        self._engine, self._writer, self._rules = engine, writer, rules
         self._external_url, self._mask, self._replica = external_url, mask, replica
-        delivery = setup().config.delivery
+        self._observer = observer
+        delivery = rules().delivery
         self._breaker = Breaker(delivery.breaker_failures, delivery.breaker_cooldown)
         self._wake = asyncio.Event()
         self._stopping = False
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(delivery.concurrency)
-        self._next_reminders = _now()
-
-    def _config(self) -> FileConfig:
-        return self._setup().config
+        self._next_measure = _now()
 
     def wake(self) -> None:
         self._wake.set()
@@ -68,11 +84,11 @@ class Outbox:
     async def run(self) -> None:
         while not self._stopping:
             try:
-                await self._reminders()
                 await self._claim_and_send()
+                await self._measure()
             except Exception:  # storage trouble: log it, keep the loop alive, try again
                 log.exception("outbox cycle failed; trying again")
-            poll = self._config().delivery.poll_interval.total_seconds()
+            poll = self._rules().delivery.poll_interval.total_seconds()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)
             self._wake.clear()
@@ -92,28 +108,25 @@ class Outbox:
             log.warning("shutdown: releasing %d unfinished notifications", len(unfinished))
             await self._writer.run([], lambda c: outbox.release(c, unfinished, _now()))
 
-    async def _reminders(self) -> None:
+    async def _measure(self) -> None:
+        """The outbox's depth, for the observer: at most once per poll interval."""
         now = _now()
-        config = self._config()
-        if now < self._next_reminders or not any(r.repeat_interval for r in config.routes):
+        if now < self._next_measure:
             return
-        self._next_reminders = now + config.delivery.reminder_check
-        candidates = await self._writer.run([], outbox.open_incidents)
-        if not candidates:
-            return
-        locks = [REMINDER_LOCK] + [("group", c.receiver, c.group_key) for c in candidates]
-        queued = await self._writer.run(
-            locks, lambda conn: outbox.record_reminders(conn, candidates, config.routes, _now())
-        )
-        if queued:
-            log.info("queued %d reminders", queued)
+        self._next_measure = now + self._rules().delivery.poll_interval
+        async with self._engine.connect() as conn:
+            pending, oldest = await reads.outbox_depth(conn)
+        self._observer.outbox_measured(pending, oldest)
 
     async def _claim_and_send(self) -> None:
-        free = self._config().delivery.concurrency - len(self._inflight)
+        """Stage 1, claim: due rows for the free slots, channels whose breaker is open left
+        out; in half-open state one probe goes and the rest is handed back."""
+        delivery = self._rules().delivery
+        free = delivery.concurrency - len(self._inflight)
         if free <= 0 or self._stopping:
             return
         now = _now()
-        lease = self._config().delivery.timeout + LEASE_MARGIN
+        lease = delivery.timeout + LEASE_MARGIN
         skip = self._breaker.closed_to(now)
         claimed = await self._writer.run(
             [], lambda conn: outbox.claim(conn, now, free, lease, self._replica, skip)
@@ -127,8 +140,7 @@ class Outbox:
             self._inflight[item.id] = task
             task.add_done_callback(functools.partial(self._forget, item.id))
         if held_back:
-            later = now + self._config().delivery.poll_interval
-
+            later = now + delivery.poll_interval
             await self._writer.run([], lambda conn: outbox.release(conn, held_back, later))
 
     def _forget(self, notification_id: int, _task: asyncio.Task[None]) -> None:
@@ -136,49 +148,40 @@ class Outbox:
 
     async def _deliver(self, item: outbox.Claimed) -> None:
         async with self._slots:
-            config = self._config()
-            route = _route(config, item.route_index)
+            rules = self._rules()
+            route = rules.route(item.route_index)
             started = _now()
-            message, problem = await self._message(item, route)
-            urls = config.channels.get(item.channel)
-            if urls is None:
-                problem = f"channel {item.channel!r} is no longer in the configuration"
-            if problem is not None or urls is None or message is None:
-                outcome = channels.SendOutcome(False, "failed", 0.0, [])
-                error: str | None = problem
-            else:
-                outcome = await channels.send(urls, message, config.delivery.timeout, self._mask)
-                error = outcome.error
+            message, problem = await self._render(item, route, rules)
+            outcome = await self._send(item, message, problem, rules)
             finished = _now()
             self._breaker.record(item.channel, outcome.ok, finished)
+            verdict = classify(
+                outcome.ok,
+                item,
+                route,
+                finished,
+                rules.delivery,
+                self._breaker.reopens_at(item.channel),
+                random.random,
+            )
             attempt = outbox.Attempt(
                 started_at=started,
                 seconds=outcome.seconds,
                 outcome=outcome.status,
-                error=self._mask(error) if error else None,
+                error=self._mask(outcome.error) if outcome.error else None,
                 services=outcome.as_json(),
                 title=message.title if message else "",
                 body=message.body if message else "",
             )
-            again = None if outcome.ok else self._retry_at(item, finished, config)
-            fallback = None
-            if not outcome.ok and again is None and item.kind != "fallback" and route:
-                fallback = route.fallback if route.fallback != item.channel else None
-            await self._writer.run(
-                [], lambda c: outbox.finish(c, item, attempt, self._replica, again, fallback)
-            )
-            _log_outcome(item, outcome.status, again, fallback)
+            await self._record(item, attempt, verdict)
+            self._observer.notification_finished(item.channel, outcome.status, outcome.seconds)
+            _log_outcome(item, outcome.status, verdict)
 
-    def _retry_at(self, item: outbox.Claimed, now: datetime, config: FileConfig) -> datetime | None:
-        when = retry_at(item.attempts + 1, item.created_at, now, config.delivery, random.random)
-        reopens = self._breaker.reopens_at(item.channel)
-        if when is not None and reopens is not None and reopens > when:
-            when = reopens  # no point trying before the breaker lets the channel be probed
-        return when
-
-    async def _message(
-        self, item: outbox.Claimed, route: Route | None
-    ) -> tuple[Message | None, str | None]:
+    async def _render(
+        self, item: outbox.Claimed, route: Route | None, rules: Rules
+    ) -> tuple[channels.Message | None, str | None]:
+        """Stage 3, render: the incident as it is now, with the route's templates (the
+        default ones if the route's fail at run time)."""
         # Jinja2 and the templates load with the first message, not at start-up.
         from receiver.notify.render import Guides, incident_runbooks, render
 
@@ -186,30 +189,53 @@ class Outbox:
             view = await reads.incident_view(conn, item.incident_id)
         if view is None:
             return None, f"incident {item.incident_id} no longer exists"
-        setup = self._setup()
-        guides = Guides(incident_runbooks(view, setup.runbooks), setup.config.runbook_steps)
-        title, body = route.templates if route else (None, None)
+        guides = Guides(incident_runbooks(view, rules.runbooks), rules.runbook_steps)
+        title, body = (route.title, route.body) if route else (None, None)
+        url, now = self._external_url, _now()
         try:
-            return render(view, item.change, self._external_url, _now(), title, body, guides), None
+            return render(view, item.change, url, now, title, body, guides), None
         except Exception as exc:  # a route's own template failed at run time
             log.warning("route template failed (%s); using the default template", exc)
-            return render(view, item.change, self._external_url, _now(), guides=guides), None
+            return render(view, item.change, url, now, guides=guides), None
+
+    async def _send(
+        self,
+        item: outbox.Claimed,
+        message: channels.Message | None,
+        problem: str | None,
+        rules: Rules,
+    ) -> channels.SendOutcome:
+        """Stage 4, send: through every URL of the channel, or a failure that says why
+        nothing could be sent."""
+        urls = rules.channels.get(item.channel)
+        if urls is None:
+            problem = f"channel {item.channel!r} is no longer in the configuration"
+        if problem is not None or urls is None or message is None:
+            return channels.SendOutcome(False, "failed", 0.0, [], problem)
+        return await channels.send(urls, message, rules.delivery.timeout, self._mask)
+
+    async def _record(
+        self, item: outbox.Claimed, attempt: outbox.Attempt, verdict: Verdict
+    ) -> None:
+        """Stage 6, record: the attempt in the delivery log, and the row's next state."""
+        await self._writer.run(
+            [],
+            lambda c: outbox.finish(
+                c, item, attempt, self._replica, verdict.retry_at, verdict.fallback
+            ),
+        )
 
 
-def _route(config: FileConfig, index: int | None) -> Route | None:
-    if index is None or not 0 <= index < len(config.routes):
-        return None
-    return config.routes[index]
-
-
-def _log_outcome(
-    item: outbox.Claimed, status: str, again: datetime | None, fallback: str | None
-) -> None:
-    if status == "delivered":
+def _log_outcome(item: outbox.Claimed, status: str, verdict: Verdict) -> None:
+    if verdict.delivered:
         log.info("notification %d delivered to %s", item.id, item.channel)
-    elif again is not None:
+    elif verdict.retry_at is not None:
         log.warning(
-            "notification %d to %s %s; retrying at %s", item.id, item.channel, status, again
+            "notification %d to %s %s; retrying at %s",
+            item.id,
+            item.channel,
+            status,
+            verdict.retry_at,
         )
     else:
         log.error(
@@ -217,5 +243,5 @@ def _log_outcome(
             item.id,
             item.channel,
             status,
-            f", sending to fallback {fallback}" if fallback else "",
+            f", sending to fallback {verdict.fallback}" if verdict.fallback else "",
         )

@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from receiver.observe import QUIET, Observer
 from receiver.store.checkpoint import WRITER_AUTOCHECKPOINT_PAGES, Checkpointer
 
 log = logging.getLogger(__name__)
@@ -133,7 +135,9 @@ class Writer:
     caller is answered only after the COMMIT that holds its work.
     """
 
-    def __init__(self, engine: AsyncEngine, sqlite_synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, engine: AsyncEngine, sqlite_synchronous: str = "NORMAL", observer: Observer = QUIET
+    ) -> None:
         self.engine = engine
         transaction: _Transaction
         if engine.dialect.name == "sqlite":
@@ -143,7 +147,7 @@ class Writer:
             )
         else:
             transaction = _PostgresTransaction(engine)
-        self._group = _GroupCommit(transaction)
+        self._group = _GroupCommit(transaction, observer)
 
     async def run(self, locks: Iterable[LockName], work: Callable[[Connection], T]) -> T:
         """Run `work(connection)` in a transaction; answer after it committed."""
@@ -211,8 +215,8 @@ class _GroupCommit:
     bad webhook fails alone; failures are rare, so this is cheaper than a SAVEPOINT per job.
     """
 
-    def __init__(self, transaction: _Transaction) -> None:
-        self._transaction = transaction
+    def __init__(self, transaction: _Transaction, observer: Observer) -> None:
+        self._transaction, self._observer = transaction, observer
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -237,7 +241,12 @@ class _GroupCommit:
                     self._queue.put_nowait(None)  # finish this batch, then stop
                     break
                 batch.append(job)
-            for job, error in zip(batch, await self._commit(batch), strict=True):
+            started = time.perf_counter()
+            errors = await self._commit(batch)
+            committed = errors.count(None)
+            if committed:
+                self._observer.batch_committed(committed, time.perf_counter() - started)
+            for job, error in zip(batch, errors, strict=True):
                 if job.future.cancelled():
                     continue
                 if error is None:

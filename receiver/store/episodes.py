@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 
-from receiver.alertmanager import WireAlert
-from receiver.lifecycle import FIRING, Episode, EventDraft
+from receiver.domain.lifecycle import FIRING, Episode, EventDraft
+from receiver.domain.wire import WireAlert
 from receiver.store.bulk import insert_ids, insert_many
 from receiver.store.tables import INDEXED_LABEL_CHARS, alerts, events
 
@@ -132,19 +132,19 @@ def write(
 
 
 def _insert_values(episode: Episode, receipt: Receipt) -> dict[str, Any]:
-    wire = episode.wire
-    assert wire is not None
+    labels = episode.labels
+    assert labels is not None  # a new episode always carries them
     return {
         "fingerprint": episode.fingerprint,
         "starts_at": episode.starts_at,
         "ends_at": episode.ends_at,
         "end_inferred": episode.end_inferred,
         "status": episode.status,
-        "alertname": wire.labels.get("alertname", "")[:INDEXED_LABEL_CHARS],
-        "severity": wire.labels.get("severity", "")[:INDEXED_LABEL_CHARS],
-        "labels": dict(wire.labels),
+        "alertname": labels.get("alertname", "")[:INDEXED_LABEL_CHARS],
+        "severity": labels.get("severity", "")[:INDEXED_LABEL_CHARS],
+        "labels": labels,
         "annotations": episode.annotations,
-        "generator_url": wire.generator_url,
+        "generator_url": episode.generator_url,
         "times_received": receipt.count,
         "first_received_at": receipt.first,
         "last_received_at": receipt.last,

@@ -1,4 +1,5 @@
-"""The outbox: notifications decided at ingest, claimed by a sender, finished with a log.
+"""The outbox: notifications decided at ingest (this module only stores what the write
+path decided), claimed by a sender, finished with a log.
 
 Claims use `FOR UPDATE SKIP LOCKED` on Postgres, so replicas never claim the same row; on
 SQLite the writer is exclusive anyway. A claim is a lease: a replica that dies mid-send
@@ -14,11 +15,10 @@ from typing import Any
 from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from receiver.change import Change
-from receiver.config import Route
-from receiver.routing import matching_routes, plan, routing_labels
+from receiver.domain.change import Change
+from receiver.domain.routing import Planned
 from receiver.store.bulk import insert_many
-from receiver.store.tables import incidents, notification_attempts, notifications
+from receiver.store.tables import notification_attempts, notifications
 
 PENDING, SENDING, DELIVERED, FAILED, SUPERSEDED = (
     "pending",
@@ -29,44 +29,16 @@ PENDING, SENDING, DELIVERED, FAILED, SUPERSEDED = (
 )
 
 
-def record_changes(
-    conn: Connection, changes: dict[int, Change], routes: list[Route], now: datetime
-) -> int:
-    """Queue one notification per (incident change, channel) the routes ask for."""
-    if not changes or not routes:
-        return 0
-    rows = conn.execute(
-        select(incidents.c.id, incidents.c.receiver, incidents.c.common_labels).where(
-            incidents.c.id.in_(changes)
-        )
-    )
-    queued = []
-    for incident_id, receiver, common_labels in rows:
-        queued += change_rows(
-            incident_id, receiver, common_labels, changes[incident_id], routes, now
-        )
-    return insert_rows(conn, queued)
-
-
-def change_rows(
-    incident_id: int,
-    receiver: str,
-    common_labels: dict[str, str],
-    change: Change,
-    routes: list[Route],
-    now: datetime,
+def rows(
+    incident_id: int, kind: str, change: Change, planned: list[Planned], now: datetime
 ) -> list[dict[str, Any]]:
-    """The notifications one incident change calls for: one per channel routed to."""
-    matched = matching_routes(routes, routing_labels(common_labels, receiver))
-    return [
-        _row(incident_id, planned.channel, planned.route_index, "change", change, now)
-        for planned in plan(change, matched)
-    ]
+    """The outbox rows of one incident change (or reminder), one per planned channel."""
+    return [_row(incident_id, p.channel, p.route_index, kind, change, now) for p in planned]
 
 
-def insert_rows(conn: Connection, rows: list[dict[str, Any]]) -> int:
-    insert_many(conn, notifications, rows)
-    return len(rows)
+def queue(conn: Connection, queued: list[dict[str, Any]]) -> int:
+    insert_many(conn, notifications, queued)
+    return len(queued)
 
 
 def _row(
@@ -91,43 +63,22 @@ def _row(
     }
 
 
-def open_incidents(conn: Connection) -> list[Any]:
-    rows = conn.execute(
-        select(
-            incidents.c.id,
-            incidents.c.receiver,
-            incidents.c.group_key,
-            incidents.c.common_labels,
-            incidents.c.opened_at,
-        ).where(incidents.c.status == "open")
-    )
-    return list(rows)
-
-
-def record_reminders(
-    conn: Connection, candidates: list[Any], routes: list[Route], now: datetime
-) -> int:
-    """A reminder per channel whose route's repeat_interval passed since the last message."""
-    queued = []
-    for incident in candidates:
-        status = conn.scalar(select(incidents.c.status).where(incidents.c.id == incident.id))
-        if status != "open":  # resolved or acknowledged since the candidates were listed
-            continue
-        matched = matching_routes(routes, routing_labels(incident.common_labels, incident.receiver))
-        for index, route in matched:
-            if route.repeat_interval is None:
-                continue
-            for channel in route.channels:
-                last = conn.scalar(
-                    select(func.max(notifications.c.created_at)).where(
-                        notifications.c.incident_id == incident.id,
-                        notifications.c.channel == channel,
-                    )
-                )
-                if now - (last or incident.opened_at) >= route.repeat_interval:
-                    reminder = Change(reminder=True)
-                    queued.append(_row(incident.id, channel, index, "reminder", reminder, now))
-    return insert_rows(conn, queued)
+def last_sent(conn: Connection, incident_ids: list[int]) -> dict[int, dict[str, datetime]]:
+    """Per incident and channel, when the newest notification was queued."""
+    found: dict[int, dict[str, datetime]] = {}
+    if incident_ids:
+        rows = conn.execute(
+            select(
+                notifications.c.incident_id,
+                notifications.c.channel,
+                func.max(notifications.c.created_at),
+            )
+            .where(notifications.c.incident_id.in_(incident_ids))
+            .group_by(notifications.c.incident_id, notifications.c.channel)
+        )
+        for incident_id, channel, newest in rows:
+            found.setdefault(incident_id, {})[channel] = newest
+    return found
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The read side: alert and incident history, newest first, with keyset pagination.
 
-Label matchers and free text cannot be indexed portably, so they filter in Python over
-an indexed scan; each request scans a bounded number of rows and, when it stops early,
-hands back a cursor so the client continues where the scan stopped.
+Column filters and free text (a LIKE over the stored JSON text) run in SQL. Label
+matchers cannot be indexed portably, so they filter in Python over the indexed scan;
+each request scans a bounded number of rows and, when it stops early, hands back a
+cursor so the client continues where the scan stopped.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from sqlalchemy import Row, String, Table, and_, cast, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, Select
 
-from receiver.matchers import Matcher, matches_all
-from receiver.notify.views import AlertView, IncidentView
+from receiver.domain.matchers import Matcher, matches_all
+from receiver.domain.views import AlertView, IncidentView
+from receiver.store.outbox import PENDING, SENDING
 from receiver.store.tables import (
     INDEXED_LABEL_CHARS,
     alerts,
@@ -332,3 +334,15 @@ async def member_labels(conn: AsyncConnection, incident_ids: list[int]) -> dict[
         for incident_id, labels, annotations in rows:
             found[incident_id].append((labels, annotations))
     return found
+
+
+async def outbox_depth(conn: AsyncConnection) -> tuple[int, datetime | None]:
+    """How many notifications wait to be sent (pending or being sent), and when the
+    oldest of them was queued."""
+    waiting = notifications.c.status.in_((PENDING, SENDING))
+    count, oldest = (
+        await conn.execute(
+            select(func.count(), func.min(notifications.c.created_at)).where(waiting)
+        )
+    ).one()
+    return int(count), oldest

@@ -3,10 +3,11 @@
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from receiver.live import Live
 from receiver.notify.worker import Outbox
-from receiver.secrets import Masker
-from receiver.settings import Settings
+from receiver.observe import Observer
+from receiver.runtime.live import Live
+from receiver.runtime.secrets import Masker
+from receiver.runtime.settings import Settings
 from receiver.store.engine import Writer
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -15,3 +16,4 @@ WRITER = web.AppKey("writer", Writer)
 LIVE = web.AppKey("live", Live)
 OUTBOX = web.AppKey("outbox", Outbox)
 MASKER = web.AppKey("masker", Masker)
+OBSERVER = web.AppKey("observer", Observer)

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.alertmanager import parse_timestamp
+from receiver.domain.wire import parse_timestamp
 from receiver.store import reads
 from receiver.web.responses import error, iso
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.durations import format_duration
-from receiver.notify.views import runbook_url
-from receiver.runbooks import Runbook, Runbooks, coverage, external_links
+from receiver.domain.durations import format_duration
+from receiver.domain.links import runbook_links, runbook_url
+from receiver.domain.runbooks import Runbook, Runbooks, coverage
 from receiver.store import reads
 from receiver.web.keys import ENGINE, LIVE, SETTINGS
 from receiver.web.responses import error, ok
@@ -26,7 +26,7 @@ def _pages() -> Any:
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     return Environment(
-        loader=FileSystemLoader(str(files("receiver.web") / "templates")),
+        loader=FileSystemLoader(str(files("receiver.web.pages") / "templates")),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -54,10 +54,6 @@ def runbook_refs(
 ) -> list[dict[str, Any]]:
     """Local runbooks matching any of the label sets, most specific first, then the
     external runbook links the alerts' annotations carry."""
-    local: dict[str, Runbook] = {}
-    for labels in labels_seen:
-        for runbook in runbooks.for_labels(labels):
-            local.setdefault(runbook.slug, runbook)
     refs: list[dict[str, Any]] = [
         {
             "slug": r.slug,
@@ -66,11 +62,11 @@ def runbook_refs(
             "steps": list(r.steps),
             "external": False,
         }
-        for r in sorted(local.values(), key=lambda r: (-len(r.matchers), r.slug))
+        for r in runbooks.pick(labels_seen)
     ]
     seen_urls: set[str] = set()
     for carried in annotations_seen:
-        for name, link in external_links(carried):
+        for name, link in runbook_links(carried):
             if link not in seen_urls:
                 seen_urls.add(link)
                 refs.append(

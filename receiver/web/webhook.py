@@ -1,19 +1,21 @@
-"""POST /alerts: parse, ingest in one transaction, answer 2xx only after the commit."""
+"""POST /alerts: parse, ingest, answer 2xx only after the COMMIT that holds the webhook
+(group commit: webhooks that arrive together share one transaction)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from receiver.alertmanager import Webhook
-from receiver.ingest import ingest
-from receiver.web.keys import LIVE, OUTBOX, SETTINGS, WRITER
+from receiver.domain.wire import Webhook
+from receiver.web.keys import LIVE, OBSERVER, OUTBOX, SETTINGS, WRITER
 from receiver.web.responses import error, ok
+from receiver.write.ingest import ingest
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,13 @@ def _field_path(loc: tuple[str | int, ...]) -> str:
 
 
 async def receive_alerts(request: web.Request) -> web.Response:
+    started = time.perf_counter()
+    response = await _receive(request)
+    request.app[OBSERVER].webhook_answered(response.status, time.perf_counter() - started)
+    return response
+
+
+async def _receive(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if request.content_type != "application/json":
         return error(
@@ -73,7 +82,9 @@ async def receive_alerts(request: web.Request) -> web.Response:
 
     try:
         routes = request.app[LIVE].current.config.routes
-        summary = await ingest(request.app[WRITER], hook, datetime.now(UTC), routes)
+        summary = await ingest(
+            request.app[WRITER], hook, datetime.now(UTC), routes, request.app[OBSERVER]
+        )
     except (SQLAlchemyError, OSError, TimeoutError) as exc:
         log.error("storage failed, asking Alertmanager to retry: %s", type(exc).__name__)
         log.debug("storage failure detail", exc_info=True)

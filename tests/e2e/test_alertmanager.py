@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from receiver.alertmanager import fingerprint
+from receiver.domain.wire import fingerprint
 from tests.conftest import Client, MakeReceiver, require
 from tests.sinks import JsonSink, SmtpSink
 

@@ -8,10 +8,29 @@ route says `continue: true`. One change reaches each channel at most once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from receiver.change import Change
-from receiver.config import Route
-from receiver.matchers import matches_all
+from pydantic import BaseModel, ConfigDict, Field
+
+from receiver.domain.change import Change
+from receiver.domain.durations import Duration
+from receiver.domain.matchers import MatcherField, matches_all
+
+
+class Route(BaseModel):
+    """One entry of the config file's `routes`. `title` and `body` are Jinja2 sources
+    that replace the default templates; their syntax is checked when the file loads."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    match: list[MatcherField] = Field(default_factory=list)
+    channels: list[str] = Field(min_length=1)
+    send_resolved: bool = True
+    repeat_interval: Duration | None = None
+    continue_: bool = Field(False, alias="continue")
+    fallback: str | None = None
+    title: str | None = None
+    body: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,3 +67,22 @@ def plan(change: Change, matched: list[tuple[int, Route]]) -> list[Planned]:
                 seen.add(channel)
                 planned.append(Planned(index, channel))
     return planned
+
+
+def reminders_due(
+    matched: list[tuple[int, Route]],
+    opened_at: datetime,
+    last_sent: dict[str, datetime],
+    now: datetime,
+) -> list[Planned]:
+    """A reminder per channel whose route's repeat_interval has passed since the last
+    message to that channel about the incident (or since it opened)."""
+    due: list[Planned] = []
+    for index, route in matched:
+        interval: timedelta | None = route.repeat_interval
+        if interval is None:
+            continue
+        for channel in route.channels:
+            if now - last_sent.get(channel, opened_at) >= interval:
+                due.append(Planned(index, channel))
+    return due

@@ -1,4 +1,5 @@
-"""Runbooks: Markdown files with YAML front matter that say which alerts they are for.
+"""Runbooks from their folder: Markdown files with YAML front matter that say which
+alerts they are for.
 
 ```markdown
 ---
@@ -17,63 +18,16 @@ none, its section headings. Loading is strict: every problem names its file and 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from pathlib import Path
-from statistics import median
 from typing import Any
 
-from receiver.matchers import Matcher, MatcherError, matches_all, parse_matcher
+from receiver.domain.matchers import Matcher, MatcherError, parse_matcher
+from receiver.domain.runbooks import Runbook, Runbooks
+from receiver.runtime.errors import ConfigError
 
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)---[ \t]*\n", re.DOTALL)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _FIELDS = {"title", "match", "alertname", "owner"}
-RUNBOOK_LINK_ANNOTATIONS = ("runbook_url", "runbook", "playbook")
-
-
-class RunbookError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class Runbook:
-    slug: str
-    title: str
-    matchers: tuple[Matcher, ...]
-    owner: str | None
-    body: str
-    steps: tuple[str, ...]
-
-    def matches(self, labels: dict[str, str]) -> bool:
-        return bool(self.matchers) and matches_all(list(self.matchers), labels)
-
-
-@dataclass(frozen=True)
-class Runbooks:
-    """The loaded folder; `for_labels` answers most specific (most matchers) first."""
-
-    items: tuple[Runbook, ...] = ()
-    folder: Path | None = None
-    by_slug: dict[str, Runbook] = field(default_factory=dict, compare=False)
-
-    def __post_init__(self) -> None:
-        self.by_slug.update({r.slug: r for r in self.items})
-
-    def for_labels(self, labels: dict[str, str]) -> list[Runbook]:
-        found = [r for r in self.items if r.matches(labels)]
-        return sorted(found, key=lambda r: (-len(r.matchers), r.slug))
-
-
-def external_links(annotations: dict[str, str]) -> list[tuple[str, str]]:
-    """Runbook URLs carried by the alert itself; only http(s) becomes a link."""
-    return [
-        (name, url)
-        for name in RUNBOOK_LINK_ANNOTATIONS
-        if (url := annotations.get(name, "").strip()).lower().startswith(("http://", "https://"))
-    ]
 
 
 def _steps(body: str) -> tuple[str, ...]:
@@ -104,13 +58,13 @@ def parse_runbook(path: Path, text: str) -> Runbook:
     where = str(path)
     slug = path.stem
     if not _SLUG.match(slug):
-        raise RunbookError(
+        raise ConfigError(
             [f"{where}:1: file name {path.name!r} is not a usable slug; use lowercase "
              "letters, digits, - and _ (the slug is the file name without .md)"]
         )  # fmt: skip
     front = _FRONT.match(text)
     if front is None:
-        raise RunbookError(
+        raise ConfigError(
             [f"{where}:1: no front matter; start the file with a --- block holding at least "
              "title and match"]
         )  # fmt: skip
@@ -122,9 +76,9 @@ def parse_runbook(path: Path, text: str) -> Runbook:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark else 1  # +1 for the opening ---, +1 for 1-based
         reason = getattr(exc, "problem", None) or str(exc)
-        raise RunbookError([f"{where}:{line}: invalid YAML in front matter: {reason}"]) from exc
+        raise ConfigError([f"{where}:{line}: invalid YAML in front matter: {reason}"]) from exc
     if not isinstance(meta, dict):
-        raise RunbookError([f"{where}:2: front matter must be a mapping (key: value)"])
+        raise ConfigError([f"{where}:2: front matter must be a mapping (key: value)"])
     problems = [
         f"{where}:{_line_of(front.group(1), key)}: unknown key {key!r}; "
         f"use {', '.join(sorted(_FIELDS))}"
@@ -137,7 +91,7 @@ def parse_runbook(path: Path, text: str) -> Runbook:
     matchers = _matchers(meta, front.group(1), where, problems)
     owner = meta.get("owner")
     if problems:
-        raise RunbookError(problems)
+        raise ConfigError(problems)
     body = text[front.end() :]
     return Runbook(
         slug=slug,
@@ -187,50 +141,10 @@ def load_runbooks(folder: Path | None) -> Runbooks:
     for path in sorted(folder.glob("*.md")):
         try:
             loaded.append(parse_runbook(path, path.read_text(encoding="utf-8")))
-        except RunbookError as exc:
+        except ConfigError as exc:
             problems += exc.problems
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(f"{path}: cannot read: {exc}")
     if problems:
-        raise RunbookError(problems)
+        raise ConfigError(problems)
     return Runbooks(tuple(loaded), folder)
-
-
-@dataclass(frozen=True)
-class Usage:
-    alerts: int
-    median_to_resolve: timedelta | None
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """How the runbooks met the alerts of a period: per runbook, and the gaps."""
-
-    usage: dict[str, Usage]
-    unmatched: dict[str, int]  # alertname -> alerts with no runbook
-
-
-def _median(values: list[timedelta]) -> timedelta | None:
-    if not values:
-        return None
-    return timedelta(seconds=median(v.total_seconds() for v in values))
-
-
-def coverage(
-    runbooks: Runbooks, alerts: Iterable[tuple[dict[str, str], datetime, datetime | None]]
-) -> Coverage:
-    """`alerts` are (labels, startsAt, endsAt or None while firing)."""
-    durations: dict[str, list[timedelta]] = {r.slug: [] for r in runbooks.items}
-    counts: dict[str, int] = dict.fromkeys(durations, 0)
-    unmatched: dict[str, int] = {}
-    for labels, starts_at, ends_at in alerts:
-        matched = runbooks.for_labels(labels)
-        if not matched:
-            name = labels.get("alertname", "")
-            unmatched[name] = unmatched.get(name, 0) + 1
-        for runbook in matched:
-            counts[runbook.slug] += 1
-            if ends_at is not None:
-                durations[runbook.slug].append(ends_at - starts_at)
-    usage = {slug: Usage(counts[slug], _median(durations[slug])) for slug in durations}
-    return Coverage(usage, dict(sorted(unmatched.items(), key=lambda kv: (-kv[1], kv[0]))))

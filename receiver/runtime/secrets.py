@@ -1,7 +1,8 @@
 """Secrets never leave the process: every text that goes out is masked first.
 
 A secret is a value that came from `${VAR}` in the config file, a part of an Apprise URL
-that Apprise itself hides in its privacy form, or the database password. The masker
+that Apprise itself hides in its privacy form (receiver.notify.channels finds those), or
+the database password. The masker
 replaces each occurrence with `***` in log records (all of them, through the record
 factory, so that no handler can bypass it), attempt errors and API output.
 """
@@ -12,30 +13,20 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
-_MIN_SECRET = 3
-_TOKENS = re.compile(r"[^/:@?&=#,;+\s]+")
+MIN_SECRET = 3  # shorter values would mask half of every log line
 
 
-def url_secrets(raw: str, private: str) -> set[str]:
-    """The parts of `raw` that its privacy form (Apprise's `url(privacy=True)`) hides:
-    user, password, host, path segments and query values it does not show as they are."""
-    shown = set(_TOKENS.findall(unquote(private)))
-    parts = urlsplit(raw)
-    candidates = [parts.username, parts.password]
-    candidates += parts.netloc.rsplit("@", 1)[-1].split(":")  # host, and what sits as port
-    candidates += parts.path.split("/")
-    candidates += [value for _key, value in parse_qsl(parts.query)]
-    found = set()
-    for candidate in candidates:
-        if not candidate:
-            continue
-        for form in {candidate, unquote(candidate)}:
-            if len(form) >= _MIN_SECRET and not set(_TOKENS.findall(form)) <= shown:
-                found.add(form)
-    return found
+def masked_url(url: str) -> str:
+    """The URL with its password, if any, replaced by ***: how a database URL is shown."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
 
 
 class Masker:
@@ -44,7 +35,7 @@ class Masker:
 
     def update(self, secrets: Iterable[str]) -> None:
         """Replace the secrets (a reload may bring new ones)."""
-        kept = sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True)
+        kept = sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, kept))) if kept else None
 
     def __call__(self, text: str) -> str:

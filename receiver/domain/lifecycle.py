@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from receiver.alertmanager import WireAlert
+from receiver.domain.wire import WireAlert
 
 FIRING = "firing"
 RESOLVED = "resolved"
@@ -43,7 +43,8 @@ class EventDraft:
 
 @dataclass(eq=False)  # identity: two episodes are never "the same" by value
 class Episode:
-    """One stored alert as the decisions see it; `wire` is set on episodes not yet stored."""
+    """One alert as the decisions see it. `labels` and `generator_url` are known for
+    episodes first seen in this webhook (id None): loading stored ones skips them."""
 
     id: int | None
     fingerprint: str
@@ -52,14 +53,17 @@ class Episode:
     ends_at: datetime | None
     end_inferred: bool
     annotations: dict[str, str]
-    wire: WireAlert | None = None
+    labels: dict[str, str] | None = None
+    generator_url: str = ""
     dirty: set[str] = field(default_factory=set)
     events: list[EventDraft] = field(default_factory=list)
+    resolved_now: bool = False  # by this webhook: the incidents holding it may close
 
     def resolve(self, at: datetime, *, inferred: bool) -> None:
         self.status, self.ends_at, self.end_inferred = RESOLVED, at, inferred
         self.dirty |= {"status", "ends_at", "end_inferred"}
         self.events.append(EventDraft("resolved", at, inferred=inferred))
+        self.resolved_now = True
 
     def set_annotations(self, annotations: dict[str, str], *, event_at: datetime | None) -> bool:
         """Take the newer annotations; record an event only while the alert is firing."""
@@ -114,7 +118,8 @@ def _apply_one(alert: WireAlert, episodes: list[Episode], received_at: datetime)
             ends_at=None,
             end_inferred=False,
             annotations=dict(alert.annotations),
-            wire=alert,
+            labels=dict(alert.labels),
+            generator_url=alert.generator_url,
         )
         episode.events.append(EventDraft("fired", start))
         episodes.append(episode)

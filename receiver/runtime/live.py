@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-from receiver.config import ConfigError, FileConfig, load_config
-from receiver.runbooks import RunbookError, Runbooks, load_runbooks
-from receiver.secrets import Masker
-from receiver.settings import Settings
+from receiver.domain.runbooks import Runbooks
+from receiver.notify.worker import Rules
+from receiver.runtime.config import FileConfig, load_config
+from receiver.runtime.errors import ConfigError
+from receiver.runtime.runbooks import load_runbooks
+from receiver.runtime.secrets import Masker
+from receiver.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -23,24 +27,25 @@ DEFAULT_RUNBOOKS_DIR = Path("runbooks")
 
 @dataclass(frozen=True)
 class Setup:
+    """Everything read from files, loaded together and swapped together."""
+
     config: FileConfig
     runbooks: Runbooks
 
-
-class SetupError(Exception):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+    @cached_property
+    def delivery_rules(self) -> Rules:
+        """The part the outbox worker reads."""
+        config = self.config
+        return Rules(
+            config.channels, config.routes, config.delivery, self.runbooks, config.runbook_steps
+        )
 
 
 def load_setup(settings: Settings) -> Setup:
-    """The config file (if any) and the runbooks folder it names (default ./runbooks)."""
-    try:
-        config = load_config(settings.config) if settings.config else FileConfig()
-        runbooks = load_runbooks(config.runbooks_dir or DEFAULT_RUNBOOKS_DIR)
-    except (ConfigError, RunbookError) as exc:
-        raise SetupError(exc.problems) from exc
-    return Setup(config, runbooks)
+    """The config file (if any) and the runbooks folder it names (default ./runbooks);
+    ConfigError lists every problem of both."""
+    config = load_config(settings.config) if settings.config else FileConfig()
+    return Setup(config, load_runbooks(config.runbooks_dir or DEFAULT_RUNBOOKS_DIR))
 
 
 class Live:
@@ -53,7 +58,7 @@ class Live:
         """Load everything again; on any problem keep what runs and answer the problems."""
         try:
             fresh = load_setup(self._settings)
-        except SetupError as exc:
+        except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload failed, keeping the running configuration: %s", problem)
             return exc.problems

@@ -10,10 +10,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Row
 
-from receiver.matchers import MatcherError, parse_matcher
+from receiver.domain.matchers import MatcherError, parse_matcher
 from receiver.store import reads
+from receiver.web.api.notifications import notification_json
 from receiver.web.keys import ENGINE, LIVE, MASKER, SETTINGS
-from receiver.web.notifications import notification_json
 from receiver.web.query import (
     MAX_LIMIT,
     BadQuery,

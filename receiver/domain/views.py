@@ -1,8 +1,5 @@
-"""The incident as messages and pages see it: plain data, and the links built from it.
-
-Kept apart from rendering so that the read side can build views without loading the
-template engine.
-"""
+"""The incident as messages and pages see it: plain data that the read side builds and
+rendering consumes, so neither needs the other's machinery."""
 
 from __future__ import annotations
 
@@ -33,13 +30,3 @@ class IncidentView:
     opened_at: datetime
     resolved_at: datetime | None
     alerts: list[AlertView]
-
-
-def safe_link(url: str) -> str | None:
-    """Only http(s) URLs become links: a `javascript:` annotation must not."""
-    return url if url.lower().startswith(("http://", "https://")) else None
-
-
-def runbook_url(external_url: str, slug: str) -> str | None:
-    base = safe_link(external_url.rstrip("/"))
-    return f"{base}/runbooks/{slug}" if base else None

@@ -8,9 +8,9 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from receiver.alertmanager import Webhook
-from receiver.config import Route
-from receiver.lifecycle import Outcome
+from receiver.domain.lifecycle import Outcome
+from receiver.domain.routing import Route
+from receiver.domain.wire import Webhook
 from receiver.store.tables import group_hash
 
 

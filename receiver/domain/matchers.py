@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator
 
 Op = Literal["=", "!=", "=~", "!~"]
 
@@ -71,3 +73,16 @@ def parse_matcher(text: str) -> Matcher:
 
 def matches_all(matchers: list[Matcher], labels: dict[str, str]) -> bool:
     return all(m.matches(labels) for m in matchers)
+
+
+def _matcher(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_matcher(value)
+    except MatcherError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+MatcherField = Annotated[Matcher, BeforeValidator(_matcher)]
+"""A Matcher field that a configuration file writes in Alertmanager syntax."""

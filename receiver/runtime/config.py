@@ -8,23 +8,15 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationError,
-    field_validator,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 
-from receiver.durations import parse_duration
-from receiver.matchers import Matcher, MatcherError, parse_matcher
-from receiver.secrets import Masker, masking
+from receiver.domain.routing import Route
+from receiver.notify.policy import Delivery
+from receiver.runtime.errors import ConfigError
+from receiver.runtime.secrets import Masker, masking
 
 if TYPE_CHECKING:
     import yaml
@@ -33,89 +25,14 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Path_ = tuple[str | int, ...]
 
 
-class ConfigError(Exception):
-    """A configuration mistake: each problem is one line `file:line: what; how to fix`."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-def _duration(value: Any) -> Any:
-    return parse_duration(value) if isinstance(value, str) else value
-
-
-def _matcher(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return parse_matcher(value)
-    except MatcherError as exc:
-        raise ValueError(str(exc)) from exc
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-MatcherField = Annotated[Matcher, BeforeValidator(_matcher)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
-
-
-class Delivery(_Section):
-    """How hard the outbox tries, and how it protects itself from a dead channel."""
-
-    max_attempts: int = Field(12, ge=1)
-    max_age: Duration = timedelta(hours=6)
-    backoff: Duration = timedelta(seconds=5)
-    max_backoff: Duration = timedelta(minutes=5)
-    timeout: Duration = timedelta(seconds=30)
-    breaker_failures: int = Field(5, ge=1)
-    breaker_cooldown: Duration = timedelta(minutes=1)
-    concurrency: int = Field(8, ge=1, le=256)
-    reminder_check: Duration = timedelta(seconds=30)
-    poll_interval: Duration = timedelta(seconds=1)
-
-
-class Route(_Section):
-    match: list[MatcherField] = Field(default_factory=list)
-    channels: list[str] = Field(min_length=1)
-    send_resolved: bool = True
-    repeat_interval: Duration | None = None
-    continue_: bool = Field(False, alias="continue")
-    fallback: str | None = None
-    title: str | None = None
-    body: str | None = None
-    _title: Any = PrivateAttr(None)
-    _body: Any = PrivateAttr(None)
-
-    @field_validator("title", "body")
-    @classmethod
-    def _compiles(cls, source: str | None) -> str | None:
-        if source is not None:
-            from receiver.notify.render import compile_template
-
-            compile_template(source)
-        return source
-
-    def model_post_init(self, _context: Any) -> None:
-        from receiver.notify.render import compile_template
-
-        self._title = compile_template(self.title) if self.title else None
-        self._body = compile_template(self.body) if self.body else None
-
-    @property
-    def templates(self) -> tuple[Any, Any]:
-        """The compiled (title, body) overrides; None means the default template."""
-        return self._title, self._body
-
-
 def _url_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-class FileConfig(_Section):
+class FileConfig(BaseModel):
     """Everything the configuration file may hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     channels: dict[str, Annotated[list[str], BeforeValidator(_url_list)]] = Field(
         default_factory=dict
@@ -133,8 +50,9 @@ class FileConfig(_Section):
         return self._secrets
 
     def problems(self) -> list[tuple[Path_, str]]:
-        """What the schema cannot see: URLs Apprise cannot use, and names that point at
-        nothing (a route's channel or fallback that is not defined)."""
+        """What the schema cannot see: URLs Apprise cannot use, route templates that do
+        not compile, and names that point at nothing (a route's channel or fallback that
+        is not defined)."""
         from receiver.notify.channels import check_url
 
         problems: list[tuple[Path_, str]] = []
@@ -157,6 +75,11 @@ class FileConfig(_Section):
                             f"define it under channels (defined: {', '.join(known) or 'none'})",
                         )
                     )
+            for name, source in (("title", route.title), ("body", route.body)):
+                if source is not None:
+                    problem = _template_problem(source)
+                    if problem:
+                        problems.append((("routes", i, name), f"routes.{i}.{name}: {problem}"))
             if route.fallback is not None and route.fallback not in self.channels:
                 problems.append(
                     (
@@ -166,6 +89,17 @@ class FileConfig(_Section):
                     )
                 )
         return problems
+
+
+def _template_problem(source: str) -> str | None:
+    # Jinja2 loads only when a route brings its own template.
+    from receiver.notify.render import TemplateError, compile_template
+
+    try:
+        compile_template(source)
+    except TemplateError as exc:
+        return str(exc)
+    return None
 
 
 def _line_index(node: yaml.Node, path: Path_, index: dict[Path_, int]) -> None:

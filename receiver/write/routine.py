@@ -15,30 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from receiver import incidents as steps
-from receiver.change import Change
-from receiver.lifecycle import RESOLVED, Delivered, Episode, EventDraft, apply_webhook, is_routine
-from receiver.received import Received, Summary
-from receiver.store import episodes, outbox
+from receiver.domain import incidents as rules
+from receiver.domain.lifecycle import Delivered, Episode, EventDraft, apply_webhook, is_routine
+from receiver.store import episodes, incidents, outbox
 from receiver.store.bulk import insert_ids, insert_many
 from receiver.store.episodes import Receipt
-from receiver.store.tables import incident_alerts, incidents
-
-_OPEN_INCIDENTS = (
-    select(incidents.c.id, incidents.c.group_hash, incidents.c.status)
-    .where(
-        incidents.c.group_hash.in_(bindparam("keys", expanding=True)),
-        incidents.c.status != RESOLVED,
-    )
-    .with_for_update()
-)
-_MEMBERSHIPS = select(incident_alerts.c.incident_id, incident_alerts.c.alert_id).where(
-    incident_alerts.c.incident_id.in_(bindparam("incidents", expanding=True)),
-    incident_alerts.c.alert_id.in_(bindparam("alerts", expanding=True)),
-)
+from receiver.store.tables import incident_alerts
+from receiver.store.tables import incidents as incident_rows
+from receiver.write.changes import change_rows
+from receiver.write.received import Received, Summary
 
 
 @dataclass(eq=False)
@@ -58,7 +45,7 @@ class _Taken:
     item: Received
     delivered: list[Delivered]
     incident: _Incident
-    joined: list[Episode]
+    attached: list[Episode]
 
 
 class Run:
@@ -69,13 +56,13 @@ class Run:
         keys = sorted({i.group for i in items})
         self._incidents = {
             row.group_hash: _Incident(row.id, row.status)
-            for row in conn.execute(_OPEN_INCIDENTS, {"keys": keys})
+            for row in conn.execute(incidents.OPEN_INCIDENTS, {"keys": keys})
         }
         stored = {e.id: e for group in self._known.values() for e in group if e.id is not None}
         by_id = {i.id: i for i in self._incidents.values()}
         if stored and by_id:
             params = {"incidents": list(by_id), "alerts": list(stored)}
-            for incident_id, alert_id in conn.execute(_MEMBERSHIPS, params):
+            for incident_id, alert_id in conn.execute(incidents.MEMBERSHIPS, params):
                 by_id[incident_id].members.add(stored[alert_id])
         self._taken: list[_Taken] = []
         self._receipts: dict[Episode, Receipt] = {}
@@ -100,12 +87,12 @@ class Run:
         key = item.group
         incident = self._incidents.get(key)
         if incident is None:
-            incident = self._incidents[key] = _Incident(None, steps.OPEN, opened=item)
-        incident.latest = steps.snapshot(hook, item.at)
+            incident = self._incidents[key] = _Incident(None, rules.OPEN, opened=item)
+        incident.latest = incidents.snapshot(hook, item.at)
         incident.deliveries += 1
-        joined = [d.episode for d in delivered if d.episode not in incident.members]
-        incident.members.update(joined)
-        self._taken.append(_Taken(item, delivered, incident, joined))
+        attached = rules.attach([d.episode for d in delivered], incident.members)
+        incident.members.update(attached)
+        self._taken.append(_Taken(item, delivered, incident, attached))
         return True
 
     def write(self, conn: Connection) -> list[Summary]:
@@ -113,20 +100,23 @@ class Run:
         new = [(i, i.opened) for i in self._incidents.values() if i.opened is not None]
         if new:
             rows = [
-                steps.insert_values(o.group, o.hook, o.at, i.deliveries, i.latest) for i, o in new
+                incidents.insert_values(o.group, o.hook, o.at, i.deliveries, i.latest)
+                for i, o in new
             ]
-            ids = insert_ids(conn, incidents, rows)
+            ids = insert_ids(conn, incident_rows, rows)
             for (incident, _), inserted_id in zip(new, ids, strict=True):
                 incident.id = inserted_id
         refreshed = [
-            steps.refresh_values(i.id, i.deliveries, i.latest)
+            incidents.refresh_values(i.id, i.deliveries, i.latest)
             for i in self._incidents.values()
             if i.opened is None and i.deliveries and i.id is not None
         ]
         if refreshed:
-            conn.execute(steps.REFRESH_INCIDENT, refreshed)
+            conn.execute(incidents.REFRESH, refreshed)
         members = [
-            {"incident_id": t.incident.id, "alert_id": e.id} for t in self._taken for e in t.joined
+            {"incident_id": t.incident.id, "alert_id": e.id}
+            for t in self._taken
+            for e in t.attached
         ]
         insert_many(conn, incident_alerts, members)
         return self._answers(conn)
@@ -138,11 +128,15 @@ class Run:
             incident_id = t.incident.id
             assert incident_id is not None
             opened = t.incident.opened is t.item
-            change = Change(opened=opened, joined=frozenset(e.id for e in t.joined if e.id))
+            # Routine webhooks resolve nothing: the incident stays as it is.
+            settled = rules.settle(
+                incident_id, t.incident.status, opened, rules.joined(t.attached), {}, {}
+            )
+            change = settled.changes.get(incident_id)
             rows = []
-            if change != Change():
+            if change is not None:
                 hook = t.item.hook
-                rows = outbox.change_rows(
+                rows = change_rows(
                     incident_id,
                     hook.receiver,
                     dict(hook.common_labels),
@@ -152,6 +146,6 @@ class Run:
                 )
             notifications += rows
             counts = Counter(d.outcome for d in t.delivered)
-            summaries.append(Summary(counts, incident_id, t.incident.status, len(rows)))
-        outbox.insert_rows(conn, notifications)
+            summaries.append(Summary(counts, incident_id, settled.status, len(rows)))
+        outbox.queue(conn, notifications)
         return summaries
