@@ -16,8 +16,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from receiver.domain.lifecycle import Episode, apply_webhook, is_routine
+from receiver.domain.routing import Route
 from receiver.domain.wire import Webhook
-from receiver.runtime.config import Route
 from receiver.store import schema
 from receiver.store.engine import Writer, create_engine
 from receiver.store.tables import alerts, events, incident_alerts, incidents, notifications

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from receiver.runtime.config import ConfigError, FileConfig, load_config
+from receiver.runtime.config import FileConfig, load_config
+from receiver.runtime.errors import ConfigError
 
 GOOD = """\
 channels:

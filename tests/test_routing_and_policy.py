@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from receiver.domain.change import Change
-from receiver.domain.routing import matching_routes, plan, routing_labels
-from receiver.notify.policy import Breaker, retry_at
-from receiver.runtime.config import Delivery, Route
+from receiver.domain.routing import Route, matching_routes, plan, routing_labels
+from receiver.notify.policy import Breaker, Delivery, retry_at
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
