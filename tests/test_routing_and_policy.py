@@ -5,8 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from receiver.domain.change import Change
-from receiver.domain.routing import Route, matching_routes, plan, routing_labels
-from receiver.notify.policy import Breaker, Delivery, retry_at
+from receiver.domain.routing import (
+    Planned,
+    Route,
+    matching_routes,
+    plan,
+    reminders_due,
+    routing_labels,
+)
+from receiver.notify.policy import Breaker, Delivery, Verdict, classify, retry_at
+from receiver.store.outbox import Claimed
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -86,3 +94,48 @@ def test_breaker_opens_cools_down_and_probes_once() -> None:
     assert breaker.allow("chat", final)
     assert breaker.closed_to(final) == set()
     assert breaker.allow("other", NOW)  # one channel's trouble is its own
+
+
+def test_reminders_after_the_interval_per_channel_since_its_last_message() -> None:
+    hourly = route(channels=("chat", "mail"), repeat_interval="1h")
+    matched = [(0, hourly), (1, route(channels=("quiet",)))]
+    opened = NOW - timedelta(hours=2)
+    recent = {"chat": NOW - timedelta(minutes=10), "mail": NOW - timedelta(hours=1)}
+    assert reminders_due(matched, opened, recent, NOW) == [Planned(0, "mail")]
+    assert reminders_due(matched, opened, {}, NOW) == [Planned(0, "chat"), Planned(0, "mail")]
+    assert reminders_due(matched, NOW - timedelta(minutes=59), {}, NOW) == []
+
+
+def claimed(attempts: int = 0, kind: str = "change", channel: str = "chat") -> Claimed:
+    return Claimed(1, 2, channel, 0, kind, Change(opened=True), attempts, NOW)
+
+
+POLICY = Delivery.model_validate({"backoff": "10s", "max_attempts": 3})
+WITH_FALLBACK = route(channels=("chat",), fallback="mail")
+
+
+def test_classify_delivered() -> None:
+    verdict = classify(True, claimed(), WITH_FALLBACK, NOW, POLICY, None, lambda: 1.0)
+    assert verdict == Verdict(True, None, None)
+
+
+def test_classify_retries_with_backoff_but_not_before_the_breaker_reopens() -> None:
+    soon = classify(False, claimed(), WITH_FALLBACK, NOW, POLICY, None, lambda: 1.0)
+    assert soon == Verdict(False, NOW + timedelta(seconds=10), None)
+    reopens = NOW + timedelta(minutes=1)
+    held = classify(False, claimed(), WITH_FALLBACK, NOW, POLICY, reopens, lambda: 1.0)
+    assert held == Verdict(False, reopens, None)
+
+
+def test_classify_gives_up_to_the_fallback_once() -> None:
+    last = claimed(attempts=2)
+    assert classify(False, last, WITH_FALLBACK, NOW, POLICY, None, lambda: 1.0) == Verdict(
+        False, None, "mail"
+    )
+    fallback = claimed(attempts=2, kind="fallback", channel="mail")
+    assert classify(False, fallback, WITH_FALLBACK, NOW, POLICY, None, lambda: 1.0) == Verdict(
+        False, None, None
+    ), "a fallback never falls back again"
+    itself = route(channels=("chat",), fallback="chat")
+    assert classify(False, last, itself, NOW, POLICY, None, lambda: 1.0).fallback is None
+    assert classify(False, last, None, NOW, POLICY, None, lambda: 1.0).fallback is None
