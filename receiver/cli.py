@@ -297,7 +297,15 @@ def _render(settings: Settings, payload: Path, route: int | None) -> int:
         )
         print(f"{payload}: not a webhook payload: {reason}", file=sys.stderr)
         return 1
-    previews = preview(hook, setup, settings.external_url, datetime.now(UTC), route)
+    previews = preview(
+        hook,
+        config.routes,
+        setup.runbooks,
+        config.runbook_steps,
+        settings.external_url,
+        datetime.now(UTC),
+        route,
+    )
     if not previews:
         print(
             "no route sends anything for this payload"

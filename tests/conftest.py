@@ -105,9 +105,7 @@ Client = TestClient[Any, Any]
 
 
 @pytest.fixture
-async def client(
-    aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings
-) -> AsyncIterator[Client]:
+async def client(aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings) -> Client:
     """The receiver, started for real (migrations included) on 127.0.0.1 and a free port."""
     return await aiohttp_client(create_app(settings))
 

@@ -34,7 +34,8 @@ async def seed(client: Client) -> None:
         assert resp.status == 200, await resp.text()
 
 
-async def get(client: Client, path: str, expect: int = 200, **query: Any) -> Any:
+# `expect` is positional-only, so that no query parameter can be taken for it.
+async def get(client: Client, path: str, expect: int = 200, /, **query: Any) -> Any:
     resp = await client.get(path, params=query)
     assert resp.status == expect, await resp.text()
     assert resp.content_type == "application/json"
@@ -150,7 +151,7 @@ async def test_incidents_list_filter_and_detail(client: Client) -> None:
     ],
 )
 async def test_unknown_or_malformed_ids(client: Client, path: str, status: int) -> None:
-    body = await get(client, path, expect=status)
+    body = await get(client, path, status)
     assert body["error"]
 
 

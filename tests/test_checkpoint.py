@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def _fresh_database(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-def _insert_blobs(count: int) -> object:
+def _insert_blobs(count: int) -> Callable[[Connection], None]:
     def work(conn: Connection) -> None:
         conn.exec_driver_sql(
             "INSERT INTO blobs (data) VALUES (?)", [(bytes(PAGE),) for _ in range(count)]

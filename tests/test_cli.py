@@ -240,6 +240,7 @@ def test_notify_test_reports_each_url(tmp_path: Path) -> None:
 
 async def test_notify_test_delivers_to_a_live_sink(tmp_path: Path, json_sink: JsonSink) -> None:
     assert json_sink.server is not None
+    assert json_sink.server.port is not None  # set once the sink is started
     config = _config(tmp_path, json_sink.server.port)
     result = await asyncio.to_thread(
         run, "notify-test", "chat", "--config", str(config), env={"HOOK_TOKEN": "t0k"}

@@ -11,7 +11,8 @@ from datetime import datetime
 
 from receiver.domain.change import Change
 from receiver.domain.lifecycle import FIRING, RESOLVED, apply_webhook
-from receiver.domain.routing import matching_routes, plan, routing_labels
+from receiver.domain.routing import Route, matching_routes, plan, routing_labels
+from receiver.domain.runbooks import Runbooks
 from receiver.domain.views import AlertView, IncidentView
 from receiver.domain.wire import Webhook
 from receiver.notify.channels import Message
@@ -20,7 +21,6 @@ from receiver.notify.render import (
     incident_runbooks,
     render,
 )
-from receiver.runtime.live import Setup
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,9 @@ class Preview:
 
 def preview(
     hook: Webhook,
-    setup: Setup,
+    routes: list[Route],
+    runbooks: Runbooks,
+    runbook_steps: int,
     external_url: str,
     now: datetime,
     route_index: int | None = None,
@@ -70,14 +72,11 @@ def preview(
         resolved=frozenset(v.id for v in views if v.status == RESOLVED),
         incident_resolved=all_resolved,
     )
-    config = setup.config
-    guides = Guides(incident_runbooks(incident, setup.runbooks), config.runbook_steps)
+    guides = Guides(incident_runbooks(incident, runbooks), runbook_steps)
     if route_index is None:
-        matched = matching_routes(
-            config.routes, routing_labels(incident.common_labels, hook.receiver)
-        )
+        matched = matching_routes(routes, routing_labels(incident.common_labels, hook.receiver))
     else:
-        matched = [(route_index, config.routes[route_index])]
+        matched = [(route_index, routes[route_index])]
     routes = dict(matched)
     return [
         Preview(
