@@ -23,9 +23,7 @@ from receiver.runtime.secrets import Masker, masked_url, masking
 from receiver.runtime.settings import Settings
 from receiver.store import schema
 from receiver.store.engine import Writer, create_engine
-from receiver.web import health, query, runbooks
-from receiver.web.api import history as api
-from receiver.web.api import notifications
+from receiver.web import routes
 from receiver.web.keys import (
     ENGINE,
     LIVE,
@@ -35,8 +33,7 @@ from receiver.web.keys import (
     SETTINGS,
     WRITER,
 )
-from receiver.web.responses import json_errors
-from receiver.web.webhook import receive_alerts
+from receiver.web.middlewares import bad_queries, json_errors
 from receiver.write import reminders
 
 log = logging.getLogger(__name__)
@@ -110,15 +107,11 @@ def create_app(
     `observer` hears what happens (receiver.observe)."""
     if setup is None:
         setup = load_setup(settings)
-    app = web.Application(middlewares=[json_errors, query.bad_queries])
+    app = web.Application(middlewares=[json_errors, bad_queries])
     app[SETTINGS] = settings
     app[OBSERVER] = observer
     app[MASKER] = Masker()
     app[LIVE] = Live(settings, setup, app[MASKER], _database_secrets(settings))
     app.cleanup_ctx.extend([_masking, _storage, _outbox, _periodic])
-    app.router.add_post("/alerts", receive_alerts)
-    api.add_routes(app)
-    notifications.add_routes(app)
-    runbooks.add_routes(app)
-    health.add_routes(app)
+    routes.add_routes(app)
     return app

@@ -77,7 +77,7 @@ def preview(
         matched = matching_routes(routes, routing_labels(incident.common_labels, hook.receiver))
     else:
         matched = [(route_index, routes[route_index])]
-    routes = dict(matched)
+    chosen = dict(matched)
     return [
         Preview(
             p.channel,
@@ -87,8 +87,8 @@ def preview(
                 change,
                 external_url,
                 now,
-                routes[p.route_index].title,
-                routes[p.route_index].body,
+                chosen[p.route_index].title,
+                chosen[p.route_index].body,
                 guides,
             ),
         )

@@ -47,9 +47,3 @@ async def reload(request: web.Request) -> web.Response:
             "runbooks": len(setup.runbooks.items),
         }
     )
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/-/healthy", healthy)
-    app.router.add_get("/-/ready", ready)
-    app.router.add_post("/-/reload", reload)

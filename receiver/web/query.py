@@ -13,7 +13,7 @@ from aiohttp import web
 
 from receiver.domain.wire import parse_timestamp
 from receiver.store import reads
-from receiver.web.responses import error, iso
+from receiver.web.responses import iso
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
@@ -76,14 +76,3 @@ def path_id(request: web.Request) -> int:
     if not raw.isdigit():
         raise BadQuery(f"id must be a whole number, got {raw!r}")
     return int(raw)
-
-
-@web.middleware
-async def bad_queries(request: web.Request, handler: Any) -> web.StreamResponse:
-    try:
-        if any("\x00" in value for value in request.query.values()):
-            raise BadQuery("query parameters must not contain NUL characters (%00)")
-        response: web.StreamResponse = await handler(request)
-        return response
-    except BadQuery as exc:
-        return error(400, str(exc))

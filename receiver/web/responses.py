@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiohttp import web
-
-log = logging.getLogger(__name__)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -45,18 +42,3 @@ def error(
     if details:
         body["details"] = details
     return web.json_response(body, status=status, headers=headers, dumps=dumps)
-
-
-@web.middleware
-async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Every failure answers in JSON; an unexpected one is logged with its traceback."""
-    try:
-        response: web.StreamResponse = await handler(request)
-        return response
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return error(exc.status, exc.reason)
-    except Exception:
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        return error(500, "internal error; the receiver's log has the details")

@@ -1,0 +1,121 @@
+"""Compare two versions of the receiver in one run: a git revision, checked out into a
+temporary worktree, against the working tree. Rounds alternate which version goes first,
+and each round measures the bare aiohttp handler too, so that the drift of a shared
+machine hits both versions alike and each result is a ratio measured beside its ceiling.
+
+    python bench/ab.py d3e038e                       # 3 rounds of 10 s runs
+    python bench/ab.py d3e038e --rounds 5 --seconds 5
+
+Scenarios: fresh and repeat on SQLite, fresh on Postgres (bench/run.py's wrk scripts,
+16 connections). Every receiver starts on a new database. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from run import ROOT, bare, free_port, postgres_database, wait_ready, wrk
+
+SCENARIOS = (
+    ("fresh: 1 new alert per webhook, SQLite", "fresh.lua", "sqlite"),
+    ("repeat: the same 50 groups re-sent, SQLite", "repeat.lua", "sqlite"),
+    ("fresh: 1 new alert per webhook, Postgres", "fresh.lua", "postgres"),
+)
+
+
+@contextmanager
+def worktree(revision: str) -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="receiver-ab-"))
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), revision],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield folder
+    finally:
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], check=True
+        )
+
+
+@contextmanager
+def receiver(tree: Path, database_url: str) -> Iterator[str]:
+    """The receiver of `tree`: its own code first on the path, not the installed one."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=tree,
+        env={**os.environ, "RECEIVER_DATABASE_URL": database_url, "PYTHONPATH": str(tree)},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base}/-/ready")
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def measure(tree: Path, script: str, kind: str, seconds: int, work: Path, pg: str) -> float:
+    if kind == "postgres":
+        with postgres_database(pg) as url, receiver(tree, url) as base:
+            return wrk(base, script, seconds).rps
+    database = work / f"{os.urandom(6).hex()}.db"
+    with receiver(tree, f"sqlite+aiosqlite:///{database}") as base:
+        return wrk(base, script, seconds).rps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("revision", help="the version to compare the working tree with")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    args = parser.parse_args()
+    results: dict[tuple[str, str], list[float]] = {}
+    work = Path(tempfile.mkdtemp(prefix="receiver-ab-db-"))
+    with worktree(args.revision) as old:
+        trees = {args.revision: old, "working tree": ROOT}
+        for round_ in range(args.rounds):
+            with bare() as base:
+                ceiling = wrk(base, "fresh.lua", args.seconds).rps
+            order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
+            for version in order:
+                for name, script, kind in SCENARIOS:
+                    rps = measure(trees[version], script, kind, args.seconds, work, args.postgres)
+                    results.setdefault((version, name), []).append(rps / ceiling)
+                    print(f"round {round_ + 1} {version}: {name}: {rps:,.0f}/s", flush=True)
+    print()
+    print(f"| scenario | {args.revision} / bare | working tree / bare | new / old |")
+    print("| --- | --- | --- | --- |")
+    for name, _script, _kind in SCENARIOS:
+        old_ratios = results[(args.revision, name)]
+        new_ratios = results[("working tree", name)]
+        old_median, new_median = statistics.median(old_ratios), statistics.median(new_ratios)
+        print(
+            f"| {name} | {old_median:.3f} ({min(old_ratios):.3f} to {max(old_ratios):.3f}) "
+            f"| {new_median:.3f} ({min(new_ratios):.3f} to {max(new_ratios):.3f}) "
+            f"| {new_median / old_median:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

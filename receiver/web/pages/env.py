@@ -1,0 +1,39 @@
+"""The one page environment, so every page escapes, lays out and renders Markdown alike."""
+
+from __future__ import annotations
+
+import functools
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+
+@functools.cache
+def _environment() -> Environment:
+    """Built on first use rather than at start-up."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(str(files("receiver.web.pages") / "templates")),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def page(template: str, status: int = 200, **context: Any) -> web.Response:
+    html = _environment().get_template(template).render(**context)
+    return web.Response(text=html, status=status, content_type="text/html")
+
+
+def markdown_html(text: str) -> str:
+    """Runbooks are written by people, read by browsers: render, then sanitize."""
+    import nh3
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    return nh3.clean(html, url_schemes={"http", "https", "mailto"})
