@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from run import ROOT, bare, free_port, postgres_database, wait_ready, wrk
+from run import ROOT, bare, postgres_database, receiver, wrk
 
 SCENARIOS = (
     ("fresh: 1 new alert per webhook, SQLite", "fresh.lua", "sqlite"),
@@ -48,31 +46,12 @@ def worktree(revision: str) -> Iterator[Path]:
         )
 
 
-@contextmanager
-def receiver(tree: Path, database_url: str) -> Iterator[str]:
-    """The receiver of `tree`: its own code first on the path, not the installed one."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=tree,
-        env={**os.environ, "RECEIVER_DATABASE_URL": database_url, "PYTHONPATH": str(tree)},
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(f"{base}/-/ready")
-        yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-
-
 def measure(tree: Path, script: str, kind: str, seconds: int, work: Path, pg: str) -> float:
     if kind == "postgres":
-        with postgres_database(pg) as url, receiver(tree, url) as base:
+        with postgres_database(pg) as url, receiver(url, tree) as base:
             return wrk(base, script, seconds).rps
     database = work / f"{os.urandom(6).hex()}.db"
-    with receiver(tree, f"sqlite+aiosqlite:///{database}") as base:
+    with receiver(f"sqlite+aiosqlite:///{database}", tree) as base:
         return wrk(base, script, seconds).rps
 
 

@@ -60,18 +60,22 @@ def wait_ready(url: str, deadline: float = 60.0) -> float:
     raise RuntimeError(f"{url} not ready after {deadline}s")
 
 
-def serve(database_url: str, port: int) -> subprocess.Popen[bytes]:
+def serve(database_url: str, port: int, tree: Path | None = None) -> subprocess.Popen[bytes]:
+    """The installed receiver, or the one of another checkout `tree` (bench/ab.py)."""
+    env = {**os.environ, "RECEIVER_DATABASE_URL": database_url}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
     return subprocess.Popen(
         [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "RECEIVER_DATABASE_URL": database_url},
+        env=env, cwd=tree,
     )  # fmt: skip
 
 
 @contextmanager
-def receiver(database_url: str) -> Iterator[str]:
+def receiver(database_url: str, tree: Path | None = None) -> Iterator[str]:
     port = free_port()
-    proc = serve(database_url, port)
+    proc = serve(database_url, port, tree)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(f"{base}/-/ready")

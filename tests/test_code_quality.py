@@ -84,3 +84,17 @@ def test_a_forbidden_import_breaks_its_contract(tmp_path: Path) -> None:
     assert "receiver.domain.lifecycle -> receiver.store.engine" in layers.stdout
     # The repository itself was not touched.
     assert "receiver.store" not in (ROOT / "receiver/domain/lifecycle.py").read_text()
+
+
+def test_every_package_is_shipped() -> None:
+    """pyproject.toml lists the packages by hand (migrations/ is mapped into the package),
+    so a new subpackage missing from the list would be absent from an installed service."""
+    import tomllib
+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "receiver").rglob("__init__.py")
+    }
+    listed = {p for p in setuptools["packages"] if not p.startswith("receiver.migrations")}
+    assert found == listed

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Row
 
+from receiver.domain.incidents import STATUSES
 from receiver.store import reads
 from receiver.web.api.shapes import alert_json, incident_json, notification_json, refs_for
 from receiver.web.keys import ENGINE, MASKER
@@ -16,7 +17,7 @@ from receiver.web.responses import error, ok
 
 
 async def list_incidents(request: web.Request) -> web.Response:
-    status = choice_of(request.query, "status", ("open", "acknowledged", "resolved"))
+    status = choice_of(request.query, "status", STATUSES)
     limit, after = limit_of(request.query), cursor_of(request.query)
     async with request.app[ENGINE].connect() as conn:
         page = await reads.list_incidents(conn, status, request.query.get("receiver"), limit, after)
