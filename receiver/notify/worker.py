@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from receiver.domain.routing import Route
@@ -76,7 +77,7 @@ class Outbox:
         self._stopping = False
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(delivery.concurrency)
-        self._next_measure = _now()
+        self._next_measure = _now() + delivery.poll_interval  # not in start-up's way
 
     def wake(self) -> None:
         self._wake.set()
@@ -85,7 +86,6 @@ class Outbox:
         while not self._stopping:
             try:
                 await self._claim_and_send()
-                await self._measure()
             except Exception:  # storage trouble: log it, keep the loop alive, try again
                 log.exception("outbox cycle failed; trying again")
             poll = self._rules().delivery.poll_interval.total_seconds()
@@ -108,29 +108,29 @@ class Outbox:
             log.warning("shutdown: releasing %d unfinished notifications", len(unfinished))
             await self._writer.run([], lambda c: outbox.release(c, unfinished, _now()))
 
-    async def _measure(self) -> None:
-        """The outbox's depth, for the observer: at most once per poll interval."""
-        now = _now()
-        if now < self._next_measure:
-            return
-        self._next_measure = now + self._rules().delivery.poll_interval
-        async with self._engine.connect() as conn:
-            pending, oldest = await reads.outbox_depth(conn)
-        self._observer.outbox_measured(pending, oldest)
-
     async def _claim_and_send(self) -> None:
         """Stage 1, claim: due rows for the free slots, channels whose breaker is open left
-        out; in half-open state one probe goes and the rest is handed back."""
+        out; in half-open state one probe goes and the rest is handed back. At most once
+        per poll interval the same transaction measures the outbox for the observer (a
+        read of its own, on SQLite's reader connection, cost the webhooks' tail latency)."""
         delivery = self._rules().delivery
-        free = delivery.concurrency - len(self._inflight)
-        if free <= 0 or self._stopping:
-            return
+        free = 0 if self._stopping else delivery.concurrency - len(self._inflight)
         now = _now()
+        measure = now >= self._next_measure
+        if free <= 0 and not measure:
+            return
+        if measure:
+            self._next_measure = now + delivery.poll_interval
         lease = delivery.timeout + LEASE_MARGIN
         skip = self._breaker.closed_to(now)
-        claimed = await self._writer.run(
-            [], lambda conn: outbox.claim(conn, now, free, lease, self._replica, skip)
-        )
+
+        def claim(conn: Connection) -> tuple[list[outbox.Claimed], tuple[int, datetime | None]]:
+            claimed = outbox.claim(conn, now, free, lease, self._replica, skip) if free > 0 else []
+            return claimed, outbox.depth(conn) if measure else (0, None)
+
+        claimed, (pending, oldest) = await self._writer.run([], claim)
+        if measure:
+            self._observer.outbox_measured(pending, oldest)
         held_back = []
         for item in claimed:
             if not self._breaker.allow(item.channel, now):

@@ -271,3 +271,14 @@ def retry(conn: Connection, notification_id: int, now: datetime) -> str | None:
             .values(status=PENDING, due_at=now, attempts=0)
         )
     return status
+
+
+def depth(conn: Connection) -> tuple[int, datetime | None]:
+    """How many notifications wait to be sent (pending or being sent), and when the
+    oldest of them was queued."""
+    count, oldest = conn.execute(
+        select(func.count(), func.min(notifications.c.created_at)).where(
+            notifications.c.status.in_((PENDING, SENDING))
+        )
+    ).one()
+    return int(count), oldest

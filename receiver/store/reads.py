@@ -20,7 +20,6 @@ from sqlalchemy.sql import ColumnElement, Select
 
 from receiver.domain.matchers import Matcher, matches_all
 from receiver.domain.views import AlertView, IncidentView
-from receiver.store.outbox import PENDING, SENDING
 from receiver.store.tables import (
     INDEXED_LABEL_CHARS,
     alerts,
@@ -334,15 +333,3 @@ async def member_labels(conn: AsyncConnection, incident_ids: list[int]) -> dict[
         for incident_id, labels, annotations in rows:
             found[incident_id].append((labels, annotations))
     return found
-
-
-async def outbox_depth(conn: AsyncConnection) -> tuple[int, datetime | None]:
-    """How many notifications wait to be sent (pending or being sent), and when the
-    oldest of them was queued."""
-    waiting = notifications.c.status.in_((PENDING, SENDING))
-    count, oldest = (
-        await conn.execute(
-            select(func.count(), func.min(notifications.c.created_at)).where(waiting)
-        )
-    ).one()
-    return int(count), oldest
