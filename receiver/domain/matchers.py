@@ -1,7 +1,10 @@
 """Alertmanager label matchers: `name="v"`, `name!="v"`, `name=~"re"`, `name!~"re"`.
 
 Regexes are anchored at both ends, as in Alertmanager; a label that is absent matches as
-the empty string, so `team!=""` means "has a team label".
+the empty string, so `team!=""` means "has a team label". Regexes are RE2, as
+Alertmanager's are (Go's regexp): matching takes time linear in the text, so no pattern,
+not even one typed into the API by a stranger, can stall the service; a pattern is
+limited to MAX_PATTERN characters.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import re2
 from pydantic import BeforeValidator
 
 Op = Literal["=", "!=", "=~", "!~"]
@@ -21,6 +25,16 @@ _MATCHER = re.compile(
     re.VERBOSE,
 )
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+MAX_PATTERN = 4096
+_OPTIONS = re2.Options()
+_OPTIONS.dot_nl = True  # `.` matches a newline too, as it always did here
+_OPTIONS.log_errors = False  # a bad pattern is the caller's error, answered, not logged
+
+
+def _reason(exc: Exception) -> str:
+    """RE2's message, which the binding hands over as bytes."""
+    found = exc.args[0] if exc.args else exc
+    return found.decode(errors="replace") if isinstance(found, bytes) else str(found)
 
 
 class MatcherError(ValueError):
@@ -41,10 +55,18 @@ class Matcher:
 
     def __post_init__(self) -> None:
         if self.op in ("=~", "!~"):
+            if len(self.value) > MAX_PATTERN:
+                raise MatcherError(
+                    f"{self.name}{self.op}...: regular expression longer than {MAX_PATTERN} "
+                    "characters; match on fewer alternatives or a shorter pattern"
+                )
             try:
-                object.__setattr__(self, "_regex", re.compile(f"(?:{self.value})\\Z", re.DOTALL))
-            except re.error as exc:
-                raise MatcherError(f"{self}: invalid regular expression: {exc}") from exc
+                object.__setattr__(self, "_regex", re2.compile(self.value, _OPTIONS))
+            except re2.error as exc:
+                reason = (
+                    exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+                )
+                raise MatcherError(f"{self}: invalid regular expression: {reason}") from exc
 
     def matches(self, labels: dict[str, str]) -> bool:
         actual = labels.get(self.name, "")
@@ -52,7 +74,7 @@ class Matcher:
             return actual == self.value
         if self.op == "!=":
             return actual != self.value
-        found = self._regex.match(actual) is not None  # type: ignore[attr-defined]
+        found = self._regex.fullmatch(actual) is not None  # type: ignore[attr-defined]
         return found if self.op == "=~" else not found
 
     def __str__(self) -> str:

@@ -81,7 +81,10 @@ def _parse_rfc3339(value: str) -> datetime | None:
         tz = timezone(-offset if m.group(9) == "-" else offset)
     if year <= 1:
         return None
-    return datetime(year, month, day, hour, minute, second, micros, tzinfo=tz).astimezone(UTC)
+    try:
+        return datetime(year, month, day, hour, minute, second, micros, tzinfo=tz).astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:59:59-01:00 is past the last UTC year
+        raise ValueError(f"timestamp out of range: {value!r}") from exc
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -101,8 +104,9 @@ def _storable_text(value: Any) -> None:
     can be told where, instead of failing the transaction into an endless retry.
 
     The common case, nothing wrong, is settled by one pass of orjson (NUL comes out
-    escaped, a lone surrogate fails to encode); only a suspect payload is walked to name the
-    place, or to find that nothing is wrong after all (an integer beyond 64 bits, say)."""
+    escaped, a lone surrogate fails to encode, and so does nesting past 254 levels); only
+    a suspect payload is walked to name the place, or to find that nothing is wrong after
+    all (an integer beyond 64 bits, say). The walk stops at MAX_DEPTH levels."""
     try:
         if b"\\u0000" not in orjson.dumps(value):
             return
@@ -111,7 +115,12 @@ def _storable_text(value: Any) -> None:
     _name_the_place(value)
 
 
-def _name_the_place(value: Any, path: str = "") -> None:
+MAX_DEPTH = 32  # Alertmanager's payload is 4 deep; this leaves room for senders' extras
+
+
+def _name_the_place(value: Any, path: str = "", depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{path} is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"{path or 'body'} contains a NUL character (\\u0000)")
@@ -122,11 +131,11 @@ def _name_the_place(value: Any, path: str = "") -> None:
     elif isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key!s}" if path else str(key)
-            _name_the_place(key, where.encode("utf-8", "backslashreplace").decode())
-            _name_the_place(item, where.encode("utf-8", "backslashreplace").decode())
+            _name_the_place(key, where.encode("utf-8", "backslashreplace").decode(), depth + 1)
+            _name_the_place(item, where.encode("utf-8", "backslashreplace").decode(), depth + 1)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _name_the_place(item, f"{path}[{i}]")
+            _name_the_place(item, f"{path}[{i}]", depth + 1)
 
 
 class _Wire(BaseModel):

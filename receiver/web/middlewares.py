@@ -9,14 +9,15 @@ from typing import Any
 from aiohttp import web
 
 from receiver.web.query import BadQuery
-from receiver.web.responses import error
+from receiver.web.responses import STORAGE_ERRORS, error, storage_unavailable
 
 log = logging.getLogger(__name__)
 
 
 @web.middleware
 async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Every failure answers in JSON; an unexpected one is logged with its traceback."""
+    """Every failure answers in JSON: storage trouble as a 503 that asks to retry, an
+    unexpected one as a 500 logged with its traceback."""
     try:
         response: web.StreamResponse = await handler(request)
         return response
@@ -24,6 +25,9 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return error(exc.status, exc.reason)
+    except STORAGE_ERRORS as exc:
+        log.error("storage failed in %s %s: %s", request.method, request.path, type(exc).__name__)
+        return storage_unavailable("storage unavailable; retry later")
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error(500, "internal error; the receiver's log has the details")

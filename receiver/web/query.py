@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -17,17 +18,31 @@ from receiver.web.responses import iso
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
+MAX_ID = 2**63 - 1  # the databases' bigint: a larger id cannot exist, and cannot be bound
+_WHOLE = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes "²"
 
 
 class BadQuery(ValueError):
     """A query parameter the API cannot use; its message tells the caller what to send."""
 
 
+def _shown(raw: str) -> str:
+    """The caller's value in an error, cut short: a 5,000-digit id need not come back."""
+    return repr(raw if len(raw) <= 40 else raw[:40] + "...")
+
+
+def whole_number(raw: str, name: str, low: int, high: int) -> int:
+    if _WHOLE.fullmatch(raw) and low <= (value := int(raw)) <= high:
+        return value
+    raise BadQuery(f"{name} must be a whole number from {low} to {high}, got {_shown(raw)}")
+
+
 def limit_of(query: Any) -> int:
-    raw = query.get("limit", str(DEFAULT_LIMIT))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise BadQuery(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
-    return int(raw)
+    return whole_number(query.get("limit", str(DEFAULT_LIMIT)), "limit", 1, MAX_LIMIT)
+
+
+def id_of(raw: str, name: str = "id") -> int:
+    return whole_number(raw, name, 0, MAX_ID)
 
 
 def cursor_of(query: Any) -> reads.Position | None:
@@ -35,12 +50,16 @@ def cursor_of(query: Any) -> reads.Position | None:
     if not raw:
         return None
     try:
-        at, row_id = json.loads(base64.urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4)))
+        decoded = json.loads(base64.urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4)))
+        at, row_id = decoded if isinstance(decoded, list) else (None, None)
+        # The shape this API writes: [RFC 3339 text, a bigint id] (a bool is no id).
+        if not isinstance(at, str) or type(row_id) is not int or not 0 <= row_id <= MAX_ID:
+            raise ValueError
         moment = parse_timestamp(at)
-        if moment is None or not isinstance(row_id, int):
+        if moment is None:
             raise ValueError
         return reads.Position(moment, row_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
+    except (ValueError, TypeError, RecursionError, binascii.Error) as exc:
         raise BadQuery("cursor is not one this API handed out; use the `next` value as is") from exc
 
 
@@ -72,7 +91,4 @@ def time_of(query: Any, name: str) -> datetime | None:
 
 
 def path_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit():
-        raise BadQuery(f"id must be a whole number, got {raw!r}")
-    return int(raw)
+    return id_of(request.match_info["id"])

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 
 def iso(value: datetime | None) -> str | None:
@@ -42,3 +43,12 @@ def error(
     if details:
         body["details"] = details
     return web.json_response(body, status=status, headers=headers, dumps=dumps)
+
+
+STORAGE_ERRORS = (SQLAlchemyError, OSError, TimeoutError)
+RETRY_AFTER_SECONDS = "5"
+
+
+def storage_unavailable(message: str) -> web.Response:
+    """A 503 with Retry-After: what Alertmanager, a load balancer or a person should do."""
+    return error(503, message, headers={"Retry-After": RETRY_AFTER_SECONDS})

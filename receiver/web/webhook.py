@@ -10,16 +10,13 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from receiver.domain.wire import Webhook
 from receiver.web.keys import LIVE, OBSERVER, OUTBOX, SETTINGS, WRITER
-from receiver.web.responses import error, ok
+from receiver.web.responses import STORAGE_ERRORS, error, ok, storage_unavailable
 from receiver.write.ingest import ingest
 
 log = logging.getLogger(__name__)
-
-RETRY_AFTER_SECONDS = "5"
 
 
 class BodyTooLarge(Exception):
@@ -63,6 +60,14 @@ async def _receive(request: web.Request) -> web.Response:
         )
     try:
         body = await _read_body(request, settings.max_body_bytes)
+    except web.RequestPayloadError:  # Content-Encoding: gzip over a body that is not
+        encoding = request.headers.get("Content-Encoding", "")
+        return error(
+            400,
+            f"body is not encoded as its Content-Encoding ({encoding[:40]}) says; "
+            "send it plain or encoded as stated",
+            headers={"Connection": "close"},  # the rest of the body cannot be read past
+        )
     except BodyTooLarge:
         return error(
             413,
@@ -73,6 +78,8 @@ async def _receive(request: web.Request) -> web.Response:
         payload = json.loads(body)
     except ValueError as exc:
         return error(400, f"body is not valid JSON: {exc}")
+    except RecursionError:
+        return error(400, "body is not valid JSON here: nested too deeply")
     try:
         hook = Webhook.model_validate(payload)
     except ValidationError as exc:
@@ -85,14 +92,10 @@ async def _receive(request: web.Request) -> web.Response:
         summary = await ingest(
             request.app[WRITER], hook, datetime.now(UTC), routes, request.app[OBSERVER]
         )
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+    except STORAGE_ERRORS as exc:
         log.error("storage failed, asking Alertmanager to retry: %s", type(exc).__name__)
         log.debug("storage failure detail", exc_info=True)
-        return error(
-            503,
-            "storage unavailable; the webhook was not stored, retry later",
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
-        )
+        return storage_unavailable("storage unavailable; the webhook was not stored, retry later")
     if summary.notifications:
         request.app[OUTBOX].wake()
     answer = summary.as_json()

@@ -9,7 +9,7 @@ from aiohttp import web
 from receiver.store import outbox, reads
 from receiver.web.api.shapes import notification_json
 from receiver.web.keys import ENGINE, MASKER, OUTBOX, WRITER
-from receiver.web.query import BadQuery, choice_of, cursor_of, encode_cursor, limit_of, path_id
+from receiver.web.query import choice_of, cursor_of, encode_cursor, id_of, limit_of, path_id
 from receiver.web.responses import error, ok
 
 STATUSES = (
@@ -23,14 +23,13 @@ STATUSES = (
 
 async def list_notifications(request: web.Request) -> web.Response:
     query = request.query
-    incident = query.get("incident")
-    if incident is not None and not incident.isdigit():
-        raise BadQuery(f"incident must be an incident id, got {incident!r}")
+    raw = query.get("incident")
+    incident = None if raw is None else id_of(raw, "incident")
     status = choice_of(query, "status", STATUSES)
     limit, after = limit_of(query), cursor_of(query)
     async with request.app[ENGINE].connect() as conn:
         page = await reads.list_notifications(
-            conn, int(incident) if incident else None, query.get("channel"), status, limit, after
+            conn, incident, query.get("channel"), status, limit, after
         )
         attempts = await reads.attempts_of(conn, [r.id for r in page.rows])
     mask = request.app[MASKER]
