@@ -79,7 +79,7 @@ def _capture(failure: list[BaseException], work: Callable[[], None]) -> None:
         failure.append(exc)
 
 
-async def _reset_postgres(url: str) -> None:
+async def reset_postgres(url: str) -> None:
     conn = await asyncpg.connect(_dsn(url), timeout=5)
     try:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
@@ -92,7 +92,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'receiver.db'}"
     url: str = request.getfixturevalue("postgres_url")
-    await _reset_postgres(url)
+    await reset_postgres(url)
     return url
 
 

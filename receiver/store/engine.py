@@ -296,27 +296,44 @@ class _SqliteTransaction:
         self._engine.dispose()
 
 
+# Every transaction first takes the `everything` lock: shared when it then locks its own
+# keys, exclusive (and nothing else) when it has more keys than the lock table should hold
+# for one transaction. Rows come out in the subquery's order: `everything` first, then the
+# keys sorted, so that no two transactions can wait on each other in a cycle.
 _ADVISORY_LOCKS = text(
-    "SELECT pg_advisory_xact_lock(k) FROM "
-    "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY 1) AS s"
+    "SELECT CASE WHEN k = :everything AND NOT :alone THEN pg_advisory_xact_lock_shared(k) "
+    "ELSE pg_advisory_xact_lock(k) END "
+    "FROM (SELECT k FROM unnest(CAST(:keys AS bigint[])) AS u(k) ORDER BY k <> :everything, k) AS s"
 )
+EVERYTHING = lock_key("everything")
+# Postgres' lock table holds about 64 locks per connection by default: one lock per
+# fingerprint made a webhook of some 13,000 alerts fail with "out of shared memory", and
+# fail again on every retry. Larger transactions (rare) run alone instead.
+MAX_LOCKS = 1000
 
 
 class _PostgresTransaction:
     """Over asyncpg. The transaction first takes the advisory locks of every job in it,
     sorted in one statement, so that replicas writing the same groups and alerts wait for
-    each other rather than deadlock; conflicts elsewhere are retried."""
+    each other rather than deadlock (or, past MAX_LOCKS keys, one lock that excludes
+    every other writer); conflicts elsewhere are retried."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     async def __call__(self, jobs: list[_Job]) -> None:
-        keys = sorted({lock_key(*name) for job in jobs for name in job.locks})
+        keys = {lock_key(*name) for job in jobs for name in job.locks} - {EVERYTHING}
+        alone = len(keys) > MAX_LOCKS
+        params = {
+            "keys": [EVERYTHING] if alone else [EVERYTHING, *keys],
+            "everything": EVERYTHING,
+            "alone": alone,
+        }
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 async with self._engine.begin() as conn:
                     if keys:
-                        await conn.execute(_ADVISORY_LOCKS, {"keys": keys})
+                        await conn.execute(_ADVISORY_LOCKS, params)
                     await conn.run_sync(_run_jobs, jobs)
                 return
             except DBAPIError as exc:
