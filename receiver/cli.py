@@ -234,7 +234,7 @@ async def _migrate(settings: Settings) -> None:
 
 def _check_config(settings: Settings) -> int:
     from receiver.domain.durations import format_duration
-    from receiver.notify.channels import privacy_form
+    from receiver.notify.channels import shown_url
     from receiver.runtime.secrets import Masker, masked_url
 
     setup = _load(settings)
@@ -245,7 +245,7 @@ def _check_config(settings: Settings) -> int:
     for name, urls in config.channels.items():
         print(f"channel {name}:")
         for url in urls:
-            print(f"  {mask(privacy_form(url))}")
+            print(f"  {mask(shown_url(url))}")
     for i, route in enumerate(config.routes):
         matchers = ", ".join(str(m) for m in route.match) or "(everything)"
         extras = (

@@ -196,7 +196,7 @@ def test_check_config_lists_channels_masked_and_routes(tmp_path: Path) -> None:
     result = run("check-config", "--config", str(config), env={"HOOK_TOKEN": "tok-Secret1"})
     assert result.returncode == 0, result.stderr
     assert "tok-Secret1" not in result.stdout + result.stderr
-    assert "channel chat:\n  json://127.0.0.1:9/hook/***" in result.stdout
+    assert "channel chat:\n  json://127.0.0.1:9/***" in result.stdout
     assert 'route 0: severity="critical" -> chat' in result.stdout
     assert "route 1: (everything) -> chat (no resolved messages)" in result.stdout
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from receiver.notify.channels import shown_url
 from tests.conftest import MakeReceiver
 from tests.payloads import alert, webhook
 from tests.sinks import eventually, free_port
@@ -57,9 +59,8 @@ async def test_secrets_stay_out_of_api_and_logs(
     incident = await (await client.get(f"/api/v1/incidents/{summary['incidentId']}")).text()
     [sent] = json.loads(notifications)["notifications"]
     assert sent["lastError"]
-    assert "***" in sent["attempts"][0]["services"][0]["url"] or (
-        "robot" in sent["attempts"][0]["services"][0]["url"]
-    )
+    shown = sent["attempts"][0]["services"][0]["url"]
+    assert re.fullmatch(r"json://127\.0\.0\.1:\d+/\*\*\*", shown), shown  # scheme, host
     for text in (notifications, incident, caplog.text):
         _assert_clean(text)
     assert "giving up" in caplog.text
@@ -103,3 +104,17 @@ def test_serve_logs_no_secret_even_at_debug(tmp_path: Path) -> None:
         proc.wait(timeout=10)
     assert "giving up" in output
     _assert_clean(output)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("json://127.0.0.1:9/hook/tok-Secret", "json://127.0.0.1:9/***"),
+        ("json://u:pw@hooks.example.com/?+X-Token=tok-Secret", "json://hooks.example.com/***"),
+        ("slack://T1/B2/C3", "slack://T1/***"),
+        ("mailto://smtp.example.com", "mailto://smtp.example.com"),
+        ("not a url", "(invalid URL)"),
+    ],
+)
+def test_channel_urls_are_shown_as_scheme_and_host(url: str, shown: str) -> None:
+    assert shown_url(url) == shown

@@ -48,6 +48,18 @@ def privacy_form(url: str) -> str:
     return str(plugin.url(privacy=True))
 
 
+def shown_url(url: str) -> str:
+    """A channel URL as people see it (check-config, the delivery log): scheme and host,
+    every part after the host masked. Apprise's privacy form leaves what a service does
+    not call secret, such as a token in a json:// path or a header."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    if not parts.scheme or not host:
+        return "(invalid URL)"
+    rest = parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc
+    return f"{parts.scheme}://{host}" + ("/***" if rest else "")
+
+
 _TOKENS = re.compile(r"[^/:@?&=#,;+\s]+")
 _MIN_SECRET = 3  # as the masker's
 
@@ -140,7 +152,7 @@ async def send(
     seconds = time.monotonic() - started
     services = [
         ServiceOutcome(
-            url=mask(service.url),
+            url=mask(shown_url(service.url)),
             ok=bool(service),
             status=service.status.name.lower(),
             errors=[mask(entry.message) for entry in service.logs()],
