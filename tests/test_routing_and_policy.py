@@ -107,7 +107,7 @@ def test_reminders_after_the_interval_per_channel_since_its_last_message() -> No
 
 
 def claimed(attempts: int = 0, kind: str = "change", channel: str = "chat") -> Claimed:
-    return Claimed(1, 2, channel, 0, kind, Change(opened=True), attempts, NOW)
+    return Claimed(1, 2, channel, 0, kind, Change(opened=True), attempts, NOW, "r1", NOW)
 
 
 POLICY = Delivery.model_validate({"backoff": "10s", "max_attempts": 3})

@@ -75,8 +75,9 @@ class Outbox:
         self._breaker = Breaker(delivery.breaker_failures, delivery.breaker_cooldown)
         self._wake = asyncio.Event()
         self._stopping = False
-        self._inflight: dict[int, asyncio.Task[None]] = {}
-        self._slots = asyncio.Semaphore(delivery.concurrency)
+        # Claims are bounded by `delivery.concurrency` minus what is in flight, and each
+        # starts at once: a claim must not wait for a slot while its lease runs out.
+        self._inflight: dict[int, tuple[outbox.Claimed, asyncio.Task[None]]] = {}
         self._next_measure = _now() + delivery.poll_interval  # not in start-up's way
 
     def wake(self) -> None:
@@ -97,10 +98,11 @@ class Outbox:
         """Stop claiming; let sends finish until `deadline` seconds, then hand them back."""
         self._stopping = True
         self._wake.set()
-        unfinished: list[int] = []
+        unfinished: list[outbox.Claimed] = []
         if self._inflight:
-            _done, pending = await asyncio.wait(self._inflight.values(), timeout=deadline)
-            unfinished = [i for i, task in self._inflight.items() if task in pending]
+            tasks = [task for _claim, task in self._inflight.values()]
+            _done, pending = await asyncio.wait(tasks, timeout=deadline)
+            unfinished = [claim for claim, task in self._inflight.values() if task in pending]
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
@@ -134,10 +136,10 @@ class Outbox:
         held_back = []
         for item in claimed:
             if not self._breaker.allow(item.channel, now):
-                held_back.append(item.id)
+                held_back.append(item)
                 continue
             task = asyncio.create_task(self._deliver(item))
-            self._inflight[item.id] = task
+            self._inflight[item.id] = (item, task)
             task.add_done_callback(functools.partial(self._forget, item.id))
         if held_back:
             later = now + delivery.poll_interval
@@ -147,34 +149,34 @@ class Outbox:
         self._inflight.pop(notification_id, None)
 
     async def _deliver(self, item: outbox.Claimed) -> None:
-        async with self._slots:
-            rules = self._rules()
-            route = rules.route(item.route_index)
-            started = _now()
-            message, problem = await self._render(item, route, rules)
-            outcome = await self._send(item, message, problem, rules)
-            finished = _now()
-            self._breaker.record(item.channel, outcome.ok, finished)
-            verdict = classify(
-                outcome.ok,
-                item,
-                route,
-                finished,
-                rules.delivery,
-                self._breaker.reopens_at(item.channel),
-                random.random,
-            )
-            attempt = outbox.Attempt(
-                started_at=started,
-                seconds=outcome.seconds,
-                outcome=outcome.status,
-                error=self._mask(outcome.error) if outcome.error else None,
-                services=outcome.as_json(),
-                title=message.title if message else "",
-                body=message.body if message else "",
-            )
-            await self._record(item, attempt, verdict)
-            self._observer.notification_finished(item.channel, outcome.status, outcome.seconds)
+        rules = self._rules()
+        route = rules.route(item.route_index)
+        started = _now()
+        message, problem = await self._render(item, route, rules)
+        outcome = await self._send(item, message, problem, rules)
+        finished = _now()
+        self._breaker.record(item.channel, outcome.ok, finished)
+        verdict = classify(
+            outcome.ok,
+            item,
+            route,
+            finished,
+            rules.delivery,
+            self._breaker.reopens_at(item.channel),
+            random.random,
+        )
+        attempt = outbox.Attempt(
+            started_at=started,
+            seconds=outcome.seconds,
+            outcome=outcome.status,
+            error=self._mask(outcome.error) if outcome.error else None,
+            services=outcome.as_json(),
+            title=message.title if message else "",
+            body=message.body if message else "",
+        )
+        held = await self._record(item, attempt, verdict)
+        self._observer.notification_finished(item.channel, outcome.status, outcome.seconds)
+        if held:
             _log_outcome(item, outcome.status, verdict)
 
     async def _render(
@@ -216,14 +218,24 @@ class Outbox:
 
     async def _record(
         self, item: outbox.Claimed, attempt: outbox.Attempt, verdict: Verdict
-    ) -> None:
-        """Stage 6, record: the attempt in the delivery log, and the row's next state."""
-        await self._writer.run(
+    ) -> bool:
+        """Stage 6, record: the attempt in the delivery log, and the row's next state if
+        the claim still holds it (answered)."""
+        held = await self._writer.run(
             [],
             lambda c: outbox.finish(
                 c, item, attempt, self._replica, verdict.retry_at, verdict.fallback
             ),
         )
+        if not held:
+            log.warning(
+                "notification %d to %s finished after its lease ran out; another claim "
+                "owns it now, so only the attempt is logged (raise delivery.timeout if "
+                "sends take this long)",
+                item.id,
+                item.channel,
+            )
+        return held
 
 
 def _log_outcome(item: outbox.Claimed, status: str, verdict: Verdict) -> None:

@@ -91,6 +91,8 @@ class Claimed:
     change: Change
     attempts: int
     created_at: datetime
+    replica: str
+    lease_until: datetime  # with `replica`, the fence: this claim's writes match only it
 
 
 def claim(
@@ -152,6 +154,8 @@ def claim(
                 change,
                 row.attempts,
                 row.created_at,
+                replica,
+                now + lease,
             )
         )
     return claimed
@@ -206,9 +210,12 @@ def finish(
     replica: str,
     retry_at: datetime | None,
     fallback: str | None,
-) -> None:
+) -> bool:
     """Log the attempt, then: delivered; or pending again at `retry_at`; or failed, with
-    the route's fallback channel queued."""
+    the route's fallback channel queued. Only while the claim still holds the row: a
+    sender that finishes after its lease ran out (and another replica took the row over,
+    or folded it into a newer one) logs its attempt and changes nothing else. Answers
+    whether the claim still held."""
     conn.execute(
         insert(notification_attempts).values(
             notification_id=claimed.id,
@@ -221,7 +228,7 @@ def finish(
         )
     )
     values: dict[str, Any] = {
-        "attempts": claimed.attempts + 1,
+        "attempts": notifications.c.attempts + 1,
         "claimed_by": None,
         "claimed_until": None,
         "title": attempt.title,
@@ -234,7 +241,9 @@ def finish(
         values.update(status=PENDING, due_at=retry_at)
     else:
         values.update(status=FAILED)
-    conn.execute(update(notifications).where(notifications.c.id == claimed.id).values(values))
+    fenced = conn.execute(update(notifications).where(_held(claimed)).values(values))
+    if fenced.rowcount == 0:
+        return False  # the lease ran out and another claim owns the row now
     if values["status"] == FAILED and fallback is not None:
         now = attempt.started_at
         row = _row(
@@ -247,14 +256,26 @@ def finish(
             fallback_of=claimed.id,
         )
         conn.execute(insert(notifications).values(row))
+    return True
 
 
-def release(conn: Connection, ids: list[int], due_at: datetime) -> None:
-    """Hand claimed rows back without an attempt (shutdown, or a breaker still probing)."""
-    if ids:
+def _held(claimed: Claimed) -> Any:
+    """The row, as long as this claim holds it."""
+    return and_(
+        notifications.c.id == claimed.id,
+        notifications.c.status == SENDING,
+        notifications.c.claimed_by == claimed.replica,
+        notifications.c.claimed_until == claimed.lease_until,
+    )
+
+
+def release(conn: Connection, claims: list[Claimed], due_at: datetime) -> None:
+    """Hand claimed rows back without an attempt (shutdown, or a breaker still probing);
+    a row another claim took over meanwhile stays as it is."""
+    for claimed in claims:
         conn.execute(
             update(notifications)
-            .where(notifications.c.id.in_(ids), notifications.c.status == SENDING)
+            .where(_held(claimed))
             .values(status=PENDING, due_at=due_at, claimed_by=None, claimed_until=None)
         )
 
