@@ -99,6 +99,9 @@ async def test_old_escaped_json_text_becomes_searchable(database_url: str) -> No
             assert "Datenträger" in stored_annotations
             labels_of = select(alerts.c.labels).where(alerts.c.fingerprint == "f1")
             assert (await conn.execute(labels_of)).scalar_one() == labels
+            if database_url.startswith("sqlite"):  # the row 0005 must leave as it was
+                kept = select(cast(alerts.c.labels, String)).where(alerts.c.fingerprint == "f2")
+                assert (await conn.execute(kept)).scalar_one() == '{"x":"\\ud800"}'
     finally:
         await old_writer.dispose()
         await engine.dispose()

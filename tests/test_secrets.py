@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from receiver.notify.channels import shown_url
+from receiver.runtime.config import load_config
+from receiver.web.keys import MASKER
 from tests.conftest import MakeReceiver
 from tests.payloads import alert, webhook
 from tests.sinks import eventually, free_port
@@ -118,3 +120,39 @@ def test_serve_logs_no_secret_even_at_debug(tmp_path: Path) -> None:
 )
 def test_channel_urls_are_shown_as_scheme_and_host(url: str, shown: str) -> None:
     assert shown_url(url) == shown
+
+
+async def test_secrets_of_a_reloaded_config_are_masked(
+    make_receiver: MakeReceiver,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", TOKEN)
+    caplog.set_level(logging.DEBUG)
+    client = await make_receiver(_config(free_port()))
+    fresh = "tok-Reloaded42"
+    monkeypatch.setenv("HOOK_TOKEN", fresh)
+    # The same file, a new value behind ${HOOK_TOKEN}.
+    assert (await client.post("/-/reload")).status == 200
+    assert client.app[MASKER](f"x {fresh} y") == "x *** y"
+    await client.post("/alerts", json=webhook(alert()))
+
+    async def failed() -> bool:
+        body = await (await client.get("/api/v1/notifications")).json()
+        return [n["status"] for n in body["notifications"]] == ["failed"]
+
+    await eventually(failed, "the notification to fail")
+    notifications = await (await client.get("/api/v1/notifications")).text()
+    for text in (notifications, caplog.text):
+        assert fresh not in text
+
+
+def test_a_secret_too_short_to_mask_is_warned_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SHORT", "ab")
+    config = tmp_path / "receiver.yml"
+    config.write_text('channels:\n  chat: "json://u:${SHORT}@127.0.0.1:9/hook"\n')
+    with caplog.at_level(logging.WARNING, logger="receiver.runtime.config"):
+        load_config(config)
+    assert f"{config}:2: ${{SHORT}} is 2 characters long" in caplog.text

@@ -6,6 +6,7 @@ the file; a variable that is not set is a mistake, reported like any other.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -16,11 +17,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 from receiver.domain.routing import Route
 from receiver.notify.policy import Delivery
 from receiver.runtime.errors import ConfigError
-from receiver.runtime.secrets import Masker, masking
+from receiver.runtime.secrets import MIN_SECRET, Masker, masking
 
 if TYPE_CHECKING:
     import yaml
 
+log = logging.getLogger(__name__)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Path_ = tuple[str | int, ...]
 
@@ -127,8 +129,19 @@ def _expand(value: Any, where: Path_, problems: list[str], line_of: Any, used: s
                     f"export it or write the value in place of ${{{name}}}"
                 )
                 return ""
-            used.add(os.environ[name])
-            return os.environ[name]
+            secret = os.environ[name]
+            if 0 < len(secret) < MIN_SECRET:
+                log.warning(
+                    "%s: ${%s} is %d characters long; values under %d are not masked in "
+                    "logs and output (too short to tell from ordinary text): if it is a "
+                    "secret, use a longer one",
+                    line_of(where),
+                    name,
+                    len(secret),
+                    MIN_SECRET,
+                )
+            used.add(secret)
+            return secret
 
         return _ENV_REF.sub(replace, value)
     if isinstance(value, dict):
