@@ -80,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
         "--max-body-bytes", type=int, metavar="N", help="largest webhook accepted (10 MiB)"
     )
     serve.add_argument(
+        "--max-queued-writes",
+        type=int,
+        metavar="N",
+        help="webhooks waiting for the database at most; more get 503 (default 1000)",
+    )
+    serve.add_argument(
         "--no-migrate",
         dest="migrate",
         action="store_false",

@@ -41,6 +41,12 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(
         10 * 1024 * 1024, gt=0, description="largest webhook body accepted, in bytes"
     )
+    max_queued_writes: int = Field(
+        1000,
+        gt=0,
+        description="webhooks waiting for the database at most; more are answered 503 "
+        "(Alertmanager retries) instead of piling up in memory",
+    )
     migrate: bool = Field(True, description="upgrade the database schema on start")
     external_url: str = Field(
         "",

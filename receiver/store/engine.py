@@ -169,6 +169,11 @@ class Writer:
         result: T = await job.future
         return result
 
+    @property
+    def queued(self) -> int:
+        """Jobs waiting for the next transaction (the one running not counted)."""
+        return self._group.queued
+
     async def close(self) -> None:
         await self._group.close()
 
@@ -219,6 +224,10 @@ class _GroupCommit:
         self._transaction, self._observer = transaction, observer
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
 
     def submit(self, job: _Job) -> None:
         if self._task is None:

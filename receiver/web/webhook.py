@@ -87,11 +87,16 @@ async def _receive(request: web.Request) -> web.Response:
         log.warning("rejected webhook: %s", "; ".join(details))
         return error(422, "webhook does not match Alertmanager's payload (version 4)", details)
 
+    writer = request.app[WRITER]
+    if writer.queued >= settings.max_queued_writes:
+        log.warning("overloaded: %d webhooks wait for the database; answering 503", writer.queued)
+        return storage_unavailable(
+            f"overloaded: {writer.queued} webhooks are waiting for the database; "
+            "the webhook was not stored, retry later"
+        )
     try:
         routes = request.app[LIVE].current.config.routes
-        summary = await ingest(
-            request.app[WRITER], hook, datetime.now(UTC), routes, request.app[OBSERVER]
-        )
+        summary = await ingest(writer, hook, datetime.now(UTC), routes, request.app[OBSERVER])
     except STORAGE_ERRORS as exc:
         log.error("storage failed, asking Alertmanager to retry: %s", type(exc).__name__)
         log.debug("storage failure detail", exc_info=True)
