@@ -80,6 +80,18 @@ def _parser() -> argparse.ArgumentParser:
         "--max-body-bytes", type=int, metavar="N", help="largest webhook accepted (10 MiB)"
     )
     serve.add_argument(
+        "--max-alerts-per-webhook",
+        type=int,
+        metavar="N",
+        help="most alerts one webhook may carry; more is refused with 413 (default 10000)",
+    )
+    serve.add_argument(
+        "--max-value-bytes",
+        type=int,
+        metavar="N",
+        help="largest label or annotation value, in UTF-8 bytes (default 65536)",
+    )
+    serve.add_argument(
         "--max-queued-writes",
         type=int,
         metavar="N",

@@ -174,3 +174,20 @@ async def test_storage_refusing_answers_503_with_retry_after(
     assert resp.headers["Retry-After"] == "5"
     assert "retry" in (await resp.json())["error"]
     assert "127.0.0.1:1" not in await resp.text()
+
+
+async def test_too_many_alerts_or_too_large_a_value_is_413(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    small = settings.model_copy(update={"max_alerts_per_webhook": 3, "max_value_bytes": 100})
+    client: TestClient[Any, Any] = await aiohttp_client(create_app(small))
+    many = await client.post("/alerts", json=webhook(*(alert(instance=f"i{n}") for n in range(4))))
+    assert many.status == 413, await many.text()
+    assert "4 alerts in one webhook, more than 3" in (await many.json())["error"]
+    # 34 characters of 3 bytes each: 102 bytes, over a limit of 100.
+    wide = await client.post("/alerts", json=webhook(alert(annotations={"summary": "€" * 34})))
+    assert wide.status == 413, await wide.text()
+    assert "alerts[0].annotations.summary is 102 bytes" in (await wide.json())["error"]
+    assert (await (await client.get("/api/v1/alerts")).json())["alerts"] == []
+    fits = await client.post("/alerts", json=webhook(alert(annotations={"summary": "€" * 33})))
+    assert fits.status == 200, await fits.text()

@@ -41,6 +41,12 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(
         10 * 1024 * 1024, gt=0, description="largest webhook body accepted, in bytes"
     )
+    max_alerts_per_webhook: int = Field(
+        10_000, gt=0, description="most alerts one webhook may carry; more is a 413"
+    )
+    max_value_bytes: int = Field(
+        64 * 1024, gt=0, description="largest label or annotation value, in UTF-8 bytes"
+    )
     max_queued_writes: int = Field(
         1000,
         gt=0,

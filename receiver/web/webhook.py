@@ -36,6 +36,32 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _too_big(hook: Webhook, max_alerts: int, max_value: int) -> str | None:
+    """What of a valid webhook is larger than the receiver takes, or None."""
+    if len(hook.alerts) > max_alerts:
+        return (
+            f"{len(hook.alerts)} alerts in one webhook, more than {max_alerts}; set max_alerts "
+            "in Alertmanager's webhook_config, or raise RECEIVER_MAX_ALERTS_PER_WEBHOOK"
+        )
+    sets = []
+    for i, a in enumerate(hook.alerts):  # the alert's own field first: the sender's fix
+        sets += [(f"alerts[{i}].labels", a.labels), (f"alerts[{i}].annotations", a.annotations)]
+    sets += [
+        ("groupLabels", hook.group_labels),
+        ("commonLabels", hook.common_labels),
+        ("commonAnnotations", hook.common_annotations),
+    ]
+    for where, values in sets:
+        for name, value in values.items():
+            # Four bytes a character at most: only a long value needs encoding to tell.
+            if len(value) * 4 > max_value and len(value.encode()) > max_value:
+                return (
+                    f"{where}.{name[:40]} is {len(value.encode())} bytes, more than "
+                    f"{max_value}; shorten it, or raise RECEIVER_MAX_VALUE_BYTES"
+                )
+    return None
+
+
 def _field_path(loc: tuple[str | int, ...]) -> str:
     path = ""
     for part in loc:
@@ -87,6 +113,10 @@ async def _receive(request: web.Request) -> web.Response:
         log.warning("rejected webhook: %s", "; ".join(details))
         return error(422, "webhook does not match Alertmanager's payload (version 4)", details)
 
+    too_big = _too_big(hook, settings.max_alerts_per_webhook, settings.max_value_bytes)
+    if too_big is not None:
+        log.warning("rejected webhook: %s", too_big)
+        return error(413, too_big)
     writer = request.app[WRITER]
     if writer.queued >= settings.max_queued_writes:
         log.warning("overloaded: %d webhooks wait for the database; answering 503", writer.queued)
