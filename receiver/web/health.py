@@ -6,11 +6,10 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from sqlalchemy.exc import SQLAlchemyError
 
 from receiver.store.schema import HEAD, current_revision
 from receiver.web.keys import ENGINE, LIVE
-from receiver.web.responses import error, ok
+from receiver.web.responses import STORAGE_ERRORS, error, ok
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +22,7 @@ async def ready(request: web.Request) -> web.Response:
     """Ready when the database answers and carries the schema this code expects."""
     try:
         revision = await current_revision(request.app[ENGINE])
-    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+    except STORAGE_ERRORS as exc:
         log.warning("not ready: database unreachable: %s", type(exc).__name__)
         return web.Response(status=503, text="database unreachable\n")
     if revision != HEAD:

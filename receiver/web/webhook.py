@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -36,6 +37,17 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _value_sets(hook: Webhook) -> Iterator[tuple[str, dict[str, str]]]:
+    """Every label and annotation set with where it is, the alerts' own first (that is
+    where the sender fixes it)."""
+    for i, a in enumerate(hook.alerts):
+        yield f"alerts[{i}].labels", a.labels
+        yield f"alerts[{i}].annotations", a.annotations
+    yield "groupLabels", hook.group_labels
+    yield "commonLabels", hook.common_labels
+    yield "commonAnnotations", hook.common_annotations
+
+
 def _too_big(hook: Webhook, max_alerts: int, max_value: int) -> str | None:
     """What of a valid webhook is larger than the receiver takes, or None."""
     if len(hook.alerts) > max_alerts:
@@ -43,15 +55,7 @@ def _too_big(hook: Webhook, max_alerts: int, max_value: int) -> str | None:
             f"{len(hook.alerts)} alerts in one webhook, more than {max_alerts}; set max_alerts "
             "in Alertmanager's webhook_config, or raise RECEIVER_MAX_ALERTS_PER_WEBHOOK"
         )
-    sets = []
-    for i, a in enumerate(hook.alerts):  # the alert's own field first: the sender's fix
-        sets += [(f"alerts[{i}].labels", a.labels), (f"alerts[{i}].annotations", a.annotations)]
-    sets += [
-        ("groupLabels", hook.group_labels),
-        ("commonLabels", hook.common_labels),
-        ("commonAnnotations", hook.common_annotations),
-    ]
-    for where, values in sets:
+    for where, values in _value_sets(hook):
         for name, value in values.items():
             # Four bytes a character at most: only a long value needs encoding to tell.
             if len(value) * 4 > max_value and len(value.encode()) > max_value:
