@@ -53,11 +53,14 @@ async def _masking(app: web.Application) -> AsyncIterator[None]:
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    engine = create_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    timeout = settings.database_timeout.total_seconds()
+    engine = create_engine(
+        settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, timeout=timeout
+    )
     if settings.migrate:  # also puts SQLite in WAL mode; `alert-receiver migrate` does too
-        await schema.upgrade(engine)
+        await schema.upgrade_at(settings.database_url)
     app[ENGINE] = engine
-    app[WRITER] = Writer(engine, settings.sqlite_synchronous, app[OBSERVER])
+    app[WRITER] = Writer(engine, settings.sqlite_synchronous, app[OBSERVER], timeout)
     log.info("storing into %s", masked_url(settings.database_url))
     yield
     await app[WRITER].close()

@@ -48,6 +48,12 @@ def _add_storage_flags(p: argparse.ArgumentParser) -> None:
         help="SQLite durability: NORMAL (default) survives a crash of the process, "
         "FULL also a power loss, at some cost in speed",
     )
+    p.add_argument(
+        "--database-timeout",
+        metavar="DURATION",
+        help="longest wait on the database: connecting, one statement, SQLite's lock "
+        "(default 10s; past it a webhook gets 503 and Alertmanager retries)",
+    )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
 
@@ -240,13 +246,8 @@ def _load(settings: Settings) -> Setup:
 async def _migrate(settings: Settings) -> None:
     from receiver.runtime.secrets import masked_url
     from receiver.store import schema
-    from receiver.store.engine import create_engine
 
-    engine = create_engine(settings.database_url)
-    try:
-        await schema.upgrade(engine)
-    finally:
-        await engine.dispose()
+    await schema.upgrade_at(settings.database_url)
     print(f"{masked_url(settings.database_url)} is at schema {schema.HEAD}")
 
 

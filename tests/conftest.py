@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from receiver.app import create_app
 from receiver.runtime.settings import Settings
+from tests.proxy import FaultProxy
 from tests.sinks import JsonSink, SmtpSink, start_json_sink, start_smtp_sink
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -141,6 +142,16 @@ def make_receiver(
         return await aiohttp_client(app)
 
     return make
+
+
+@pytest.fixture
+async def fault_proxy(postgres_url: str) -> AsyncIterator[FaultProxy]:
+    """A TCP proxy in front of the test Postgres that the test can make refuse or hang."""
+    url = make_url(postgres_url)
+    proxy = FaultProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
 
 
 @pytest.fixture

@@ -5,44 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from tests.payloads import alert, webhook
+from tests.processes import address, serve
 from tests.sinks import JsonSink, eventually
-
-
-def _start(database_url: str, config: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1", "--port", "0",
-         "--config", str(config)],
-        env={**os.environ, "RECEIVER_DATABASE_URL": database_url},
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-
-
-def _address(proc: subprocess.Popen[str]) -> str:
-    assert proc.stderr is not None
-    deadline = time.monotonic() + 60
-    seen = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen.append(line)
-        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-        if found:
-            return found.group(1)
-        if not line and proc.poll() is not None:
-            break
-    raise AssertionError("serve did not start:\n" + "".join(seen))
 
 
 async def test_two_processes_share_one_database(
@@ -53,9 +24,9 @@ async def test_two_processes_share_one_database(
         f'channels:\n  chat: "{json_sink.url()}"\nroutes:\n  - channels: [chat]\n'
         "delivery:\n  poll_interval: 100ms\n"
     )
-    procs = [_start(database_url, config) for _ in range(2)]  # both migrate at once
+    procs = [serve(database_url, "--config", str(config)) for _ in range(2)]  # both migrate at once
     try:
-        bases = await asyncio.gather(*(asyncio.to_thread(_address, p) for p in procs))
+        bases = await asyncio.gather(*(asyncio.to_thread(address, p) for p in procs))
         bodies = [webhook(alert(instance=f"i{i}"), group=f"G{i}") for i in range(10)]
         async with aiohttp.ClientSession() as session:
 

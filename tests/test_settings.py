@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,14 @@ def test_an_in_memory_sqlite_database_is_refused(url: str) -> None:
 def test_file_databases_are_accepted() -> None:
     for url in ("sqlite+aiosqlite:///./receiver.db", "sqlite+aiosqlite:////var/lib/r/a.db"):
         assert Settings(database_url=url).database_url == url
+
+
+def test_the_database_timeout_is_a_duration_and_must_be_positive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().database_timeout == timedelta(seconds=10)
+    monkeypatch.setenv("RECEIVER_DATABASE_TIMEOUT", "1500ms")
+    assert Settings().database_timeout == timedelta(milliseconds=1500)
+    for bad in ("0s", "ten seconds"):
+        with pytest.raises(ValidationError, match="0s|duration"):
+            Settings(database_timeout=bad)

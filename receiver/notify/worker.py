@@ -28,7 +28,7 @@ from receiver.notify import channels
 from receiver.notify.policy import Breaker, Delivery, Verdict, classify
 from receiver.observe import QUIET, Observer
 from receiver.store import outbox, reads
-from receiver.store.engine import Writer
+from receiver.store.engine import Writer, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,11 @@ class Outbox:
         while not self._stopping:
             try:
                 await self._claim_and_send()
-            except Exception:  # storage trouble: log it, keep the loop alive, try again
-                log.exception("outbox cycle failed; trying again")
+            except Exception as exc:  # log it, keep the loop alive, try again
+                if unavailable(exc):  # an outage: a line per poll, not a traceback
+                    log.warning("outbox: database unavailable (%s); trying again", exc)
+                else:
+                    log.exception("outbox cycle failed; trying again")
             poll = self._rules().delivery.poll_interval.total_seconds()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), poll)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import make_url
+
+from receiver.domain.durations import Duration
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./receiver.db"
 ENV_PREFIX = "RECEIVER_"
@@ -53,6 +56,11 @@ class Settings(BaseModel):
         description="webhooks waiting for the database at most; more are answered 503 "
         "(Alertmanager retries) instead of piling up in memory",
     )
+    database_timeout: Duration = Field(
+        timedelta(seconds=10),
+        description="longest wait on the database (connecting, a pooled connection, one "
+        "statement, SQLite's lock); past it the answer is 503 and Alertmanager retries",
+    )
     migrate: bool = Field(True, description="upgrade the database schema on start")
     external_url: str = Field(
         "",
@@ -85,6 +93,13 @@ class Settings(BaseModel):
                 "give a file: sqlite+aiosqlite:///PATH"
             )
         return url
+
+    @field_validator("database_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0s, e.g. 10s")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -31,7 +31,7 @@ import orjson
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from receiver.observe import QUIET, Observer
@@ -42,7 +42,13 @@ T = TypeVar("T")
 Item = TypeVar("Item")
 LockName = tuple[str, ...]
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Every wait on the database is bounded (connecting, a pooled connection, one statement,
+# SQLite's write lock): a database that accepts and never answers would otherwise hold
+# every webhook, read and readiness check for as long as the outage lasts.
+DEFAULT_TIMEOUT = 10.0
+# Migrations are bounded too, but by minutes: an index on a large table, or a replica
+# waiting for another one's migration, legitimately takes longer than a webhook may.
+MIGRATION_TIMEOUT = 600.0
 _RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 _WRITE_ATTEMPTS = 3
 _WAL_ATTEMPTS = 40
@@ -55,16 +61,23 @@ def json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def create_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> AsyncEngine:
-    engine = create_async_engine(
-        url, pool_pre_ping=not url.startswith("sqlite"), json_serializer=json_text
+def create_engine(
+    url: str, *, sqlite_synchronous: str = "NORMAL", timeout: float = DEFAULT_TIMEOUT
+) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, json_serializer=json_text)
+        _configure_sqlite(engine.sync_engine, sqlite_synchronous, timeout)
+        return engine
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_timeout=timeout,
+        connect_args={"timeout": timeout, "command_timeout": timeout},
+        json_serializer=json_text,
     )
-    if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine.sync_engine, sqlite_synchronous)
-    return engine
 
 
-def create_sqlite_writer(url: URL, synchronous: str) -> Engine:
+def create_sqlite_writer(url: URL, synchronous: str, timeout: float) -> Engine:
     """The writer thread's own synchronous pysqlite engine for the same file. Its automatic
     checkpoint is only a backstop: receiver.store.checkpoint does that work off the
     commit path."""
@@ -74,7 +87,7 @@ def create_sqlite_writer(url: URL, synchronous: str) -> Engine:
         max_overflow=0,
         json_serializer=json_text,
     )
-    _configure_sqlite(engine, synchronous)
+    _configure_sqlite(engine, synchronous, timeout)
 
     @event.listens_for(engine, "connect")
     def _backstop(dbapi_connection: Any, _record: Any) -> None:
@@ -83,13 +96,13 @@ def create_sqlite_writer(url: URL, synchronous: str) -> Engine:
     return engine
 
 
-def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str, timeout: float) -> None:
     # The driver's own transaction handling cannot do BEGIN IMMEDIATE; take it over.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -136,13 +149,17 @@ class Writer:
     """
 
     def __init__(
-        self, engine: AsyncEngine, sqlite_synchronous: str = "NORMAL", observer: Observer = QUIET
+        self,
+        engine: AsyncEngine,
+        sqlite_synchronous: str = "NORMAL",
+        observer: Observer = QUIET,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.engine = engine
         transaction: _Transaction
         if engine.dialect.name == "sqlite":
             transaction = _SqliteTransaction(
-                create_sqlite_writer(engine.url, sqlite_synchronous),
+                create_sqlite_writer(engine.url, sqlite_synchronous, timeout),
                 Checkpointer(str(engine.url.database)),
             )
         else:
@@ -218,6 +235,7 @@ class _GroupCommit:
     """One task per process takes whatever jobs are queued and runs them in one
     transaction. If it fails, each job runs again in a transaction of its own, so that one
     bad webhook fails alone; failures are rare, so this is cheaper than a SAVEPOINT per job.
+    When the database itself is away, every job fails at once instead.
     """
 
     def __init__(self, transaction: _Transaction, observer: Observer) -> None:
@@ -268,8 +286,8 @@ class _GroupCommit:
             await self._transaction(batch)
             return [None] * len(batch)
         except Exception as exc:
-            if len(batch) == 1:
-                return [exc]
+            if len(batch) == 1 or unavailable(exc):
+                return [exc] * len(batch)
         errors: list[Exception | None] = []
         for job in batch:
             try:
@@ -278,6 +296,31 @@ class _GroupCommit:
             except Exception as alone:
                 errors.append(alone)
         return errors
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database is away, locked, full or too slow: no piece of the batch is to blame,
+    and running each alone would make every waiting caller wait one bound more."""
+    if isinstance(exc, OSError):  # refused, reset, timed out
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _SQLITE_UNAVAILABLE
+    state = _sqlstate(exc)
+    if state is not None:
+        return state[:2] in _POSTGRES_UNAVAILABLE
+    return isinstance(exc, InterfaceError)
+
+
+# SQLite's primary result codes for busy, locked, out of memory, read-only, I/O error,
+# full, cannot open, lock protocol; Postgres' SQLSTATE classes for connection exception,
+# insufficient resources, operator intervention (shutting down) and system error.
+_SQLITE_UNAVAILABLE = {5, 6, 7, 8, 10, 13, 14, 15}
+_POSTGRES_UNAVAILABLE = {"08", "53", "57", "58"}
 
 
 class _SqliteTransaction:

@@ -14,12 +14,12 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from receiver.store.engine import lock_key, use_wal
+from receiver.store.engine import MIGRATION_TIMEOUT, create_engine, lock_key, use_wal
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0005"
+HEAD = "0006"
 _LOCK = lock_key("schema-migration")
 
 
@@ -64,6 +64,16 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
             if conn.dialect.name == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
             await conn.run_sync(_upgrade, revision)
+
+
+async def upgrade_at(url: str) -> None:
+    """Upgrade through an engine of its own, bounded by MIGRATION_TIMEOUT rather than the
+    service's per-statement bound."""
+    engine = create_engine(url, timeout=MIGRATION_TIMEOUT)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:

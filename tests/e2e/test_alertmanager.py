@@ -20,8 +20,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from receiver.app import create_app
 from receiver.domain.wire import fingerprint
+from receiver.runtime.settings import Settings
 from tests.conftest import Client, MakeReceiver, require
+from tests.proxy import FaultProxy, Mode
 from tests.sinks import JsonSink, SmtpSink
 
 pytestmark = pytest.mark.e2e
@@ -244,3 +247,49 @@ routes:
 
 async def _count(chat: list[Any], mail: list[Any], n: int) -> bool:
     return len(chat) >= n and len(mail) >= n
+
+
+async def _failed_attempts(base: str) -> float:
+    """Each refused request, retries included (the `notifications_failed` counter moves
+    only when Alertmanager gives up on a whole notification)."""
+    async with aiohttp.ClientSession() as session, session.get(f"{base}/metrics") as resp:
+        text = await resp.text()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("alertmanager_notification_requests_failed_total")
+        and 'integration="webhook"' in line
+    )
+
+
+@pytest.mark.parametrize("fault", ["refuse", "blackhole"])
+async def test_alertmanager_retries_carry_alerts_across_a_database_outage(
+    aiohttp_client: Callable[..., Awaitable[Client]],
+    postgres_url: str,
+    fault_proxy: FaultProxy,
+    fault: Mode,
+    tmp_path: Path,
+) -> None:
+    """The receiver's 503s during the outage are what make Alertmanager send again; once
+    the database is back, the alerts arrive without anyone doing anything."""
+    settings = Settings(
+        database_url=fault_proxy.url(postgres_url), host="127.0.0.1", database_timeout="1s"
+    )
+    client = await aiohttp_client(create_app(settings))
+    url = str(client.make_url("/alerts"))
+    async with alertmanager(tmp_path / "am", url) as base:
+        await fault_proxy.set(fault)
+        started = datetime.now(UTC) - timedelta(minutes=1)
+        await push(base, [prom_alert(f"api-{i}", started) for i in range(3)])
+
+        async def refused() -> bool:
+            return await _failed_attempts(base) >= 2
+
+        await wait_for(refused, "Alertmanager to be refused twice")
+        assert (await client.get("/-/ready")).status == 503
+        await fault_proxy.set("forward")
+
+        async def arrived() -> bool:
+            return len(await stored_alerts(client)) == 3
+
+        await wait_for(arrived, "the three alerts after the outage")
