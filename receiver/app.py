@@ -11,6 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
@@ -34,7 +35,7 @@ from receiver.web.keys import (
     WRITER,
 )
 from receiver.web.middlewares import bad_queries, json_errors
-from receiver.write import reminders
+from receiver.write import reminders, retention
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,12 @@ async def _periodic(app: web.Application) -> AsyncIterator[None]:
         if await reminders.sweep(writer, live.current.config.routes):
             worker.wake()
 
+    async def prune() -> None:
+        await retention.prune(writer, live.current.config.retention, datetime.now(UTC))
+
     scheduler = Scheduler()
     scheduler.every("reminders", lambda: live.current.config.delivery.reminder_check, remind)
+    scheduler.every("retention", lambda: live.current.config.retention.check, prune)
     scheduler.start()
     yield
     await scheduler.stop()

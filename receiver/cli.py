@@ -399,7 +399,7 @@ async def _serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, app[LIVE].reload)
+    loop.add_signal_handler(signal.SIGHUP, app[LIVE].reload_soon)
     await stop.wait()
     log.info("shutting down")
     await runner.cleanup()

@@ -20,7 +20,7 @@ def test_parse(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "4", "4 hours", "1.5h", "h", "-1h", "1h30"])
+@pytest.mark.parametrize("text", ["", "4", "4 hours", "1.5h", "h", "-1h", "1h30", "9999999999w"])
 def test_parse_rejects_with_examples(text: str) -> None:
     with pytest.raises(ValueError, match="30s, 5m, 4h"):
         parse_duration(text)

@@ -1,16 +1,18 @@
-"""SQLite's planner on the two queries that must not walk the whole history: the dedup
-lookup of a batch of fingerprints, and "what is firing now". (Postgres plans from table
-statistics, so a plan check on a small test table would say nothing there.)"""
+"""SQLite's planner on the queries that must not walk the whole history: the dedup
+lookup of a batch of fingerprints, "what is firing now", and retention's steps. (Postgres
+plans from table statistics, so a plan check on a small test table would say nothing
+there.)"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import create_engine as create_sync_engine
 
-from receiver.store import schema
+from receiver.store import retention, schema
 from receiver.store.engine import create_engine
 from receiver.store.episodes import _LOAD as _LOAD_EPISODES
 from receiver.store.reads import AlertQuery, _alert_conditions
@@ -58,3 +60,16 @@ async def test_firing_listing_uses_the_firing_index(tmp_path: Path) -> None:
     )
     plan = _plan(url, query, {})
     assert "ix_alerts_firing_starts_at" in plan, plan
+
+
+@pytest.mark.parametrize("sweep", [retention.ALERTS, retention.NOTIFICATIONS, retention.INCIDENTS])
+async def test_retention_steps_walk_an_index_and_delete_by_key(
+    tmp_path: Path, sweep: retention.Sweep
+) -> None:
+    url = await _migrated(tmp_path)
+    cutoff = datetime(2026, 1, 1, tzinfo=UTC)
+    window = _plan(url, sweep.window(cutoff, (cutoff - timedelta(days=1), 7), 500), {})
+    assert f"USING COVERING INDEX ix_{sweep.table.name}_" in window, window
+    assert "TEMP B-TREE" not in window, window  # the index's order, no sort
+    deletion = _plan(url, sweep.deletion([1, 2, 3], cutoff), {})
+    assert "SCAN" not in deletion, deletion  # by primary key; each check through an index

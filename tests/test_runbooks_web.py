@@ -3,6 +3,7 @@ and reloading the folder without a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -199,7 +200,7 @@ async def test_reload_by_post_keeps_the_last_good_set_on_a_broken_file(
     (folder / "broken.md").write_text("---\ntitle: Broken\n---\nno matchers\n")
     (folder / "latency.md").write_text(LATENCY.replace("High P95 latency", "Renamed"))
     failed = await client.post("/-/reload")
-    assert failed.status == 500
+    assert failed.status == 422
     problems = (await failed.json())["details"]
     [problem] = problems
     assert problem.startswith(f"{folder / 'broken.md'}:2: no matchers: add `match:")
@@ -208,6 +209,35 @@ async def test_reload_by_post_keeps_the_last_good_set_on_a_broken_file(
     (folder / "broken.md").unlink()
     assert (await client.post("/-/reload")).status == 200
     assert (await get_json(client, "/api/v1/runbooks/latency"))["title"] == "Renamed"
+
+
+async def test_a_reload_does_not_stop_the_service_while_it_parses(
+    make_receiver: MakeReceiver, folder: Path
+) -> None:
+    """Thousands of runbooks take a while to parse; health checks answer meanwhile, so
+    the parsing is not on the event loop. Two reloads at once take turns."""
+    client = await make_receiver(config_for(folder))
+    for i in range(500):
+        (folder / f"many-{i}.md").write_text(
+            f"---\ntitle: Book {i}\nmatch: ['alertname=~\"Many{i}|Other.*\"']\n---\n"
+            + "".join(f"{n}. Step {n} of book {i}, with `code` and *words*.\n" for n in range(20))
+        )
+    reloads = [asyncio.create_task(client.post("/-/reload")) for _ in range(2)]
+    answered, slowest = 0, 0.0
+    started = time.monotonic()
+    while not all(r.done() for r in reloads):
+        before = time.monotonic()
+        assert (await client.get("/-/healthy")).status == 200
+        slowest = max(slowest, time.monotonic() - before)
+        answered += 1
+    took = time.monotonic() - started
+    assert [(await r).status for r in reloads] == [200, 200]
+    # On the loop, one check would wait for the whole of both reloads; in a thread each
+    # waits only for its turn at the GIL.
+    assert took > 1, f"the reloads took {took:.1f}s: too little to tell"
+    assert slowest < took / 3, f"a health check waited {slowest:.2f}s of {took:.1f}s"
+    assert answered >= 10
+    assert (await get_json(client, "/api/v1/runbooks/many-499"))["title"] == "Book 499"
 
 
 def test_check_config_validates_runbooks(folder: Path, tmp_path: Path) -> None:

@@ -103,5 +103,5 @@ def test_the_database_timeout_is_a_duration_and_must_be_positive(
     monkeypatch.setenv("RECEIVER_DATABASE_TIMEOUT", "1500ms")
     assert Settings().database_timeout == timedelta(milliseconds=1500)
     for bad in ("0s", "ten seconds"):
-        with pytest.raises(ValidationError, match="0s|duration"):
+        with pytest.raises(ValidationError, match=r"0s|duration"):
             Settings(database_timeout=bad)

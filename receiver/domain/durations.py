@@ -24,7 +24,10 @@ def parse_duration(text: str) -> timedelta:
     parts = _PART.findall(text)
     if not text or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"{text!r} is not a duration; write it like 30s, 5m, 4h or 1h30m")
-    return sum((int(n) * _UNITS[u] for n, u in parts), timedelta())
+    try:
+        return sum((int(n) * _UNITS[u] for n, u in parts), timedelta())
+    except OverflowError:  # past about 2.7 million years
+        raise ValueError(f"{text!r} is too long; write it like 30s, 5m, 4h or 1h30m") from None
 
 
 def format_duration(value: timedelta) -> str:

@@ -18,6 +18,7 @@ from receiver.domain.routing import Route
 from receiver.notify.policy import Delivery
 from receiver.runtime.errors import ConfigError
 from receiver.runtime.secrets import MIN_SECRET, Masker, masking
+from receiver.write.retention import Retention
 
 if TYPE_CHECKING:
     import yaml
@@ -41,6 +42,7 @@ class FileConfig(BaseModel):
     )
     routes: list[Route] = Field(default_factory=list)
     delivery: Delivery = Field(default_factory=Delivery)
+    retention: Retention = Field(default_factory=Retention)
     runbooks_dir: Path | None = None
     runbook_steps: int = Field(3, ge=0, le=50)
     _secrets: frozenset[str] = PrivateAttr(frozenset())

@@ -7,6 +7,7 @@ good set stays in force.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from functools import cached_property
@@ -53,15 +54,30 @@ class Live:
         self._settings, self._mask, self._always = settings, mask, always
         self.current = setup
         mask.update(always | setup.config.secrets)
+        self._reloading = asyncio.Lock()
+        self._signalled: set[asyncio.Task[list[str]]] = set()
 
-    def reload(self) -> list[str]:
-        """Load everything again; on any problem keep what runs and answer the problems."""
-        try:
-            fresh = load_setup(self._settings)
-        except ConfigError as exc:
-            for problem in exc.problems:
-                log.error("reload failed, keeping the running configuration: %s", problem)
-            return exc.problems
+    async def reload(self) -> list[str]:
+        """Load everything again; on any problem keep what runs and answer the problems.
+        Parsing YAML, Markdown and Apprise URLs runs in a thread, so webhooks and health
+        checks go on meanwhile; reloads take turns, so the last one asked wins."""
+        async with self._reloading:
+            try:
+                fresh = await asyncio.to_thread(load_setup, self._settings)
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    log.error("reload failed, keeping the running configuration: %s", problem)
+                return exc.problems
+            self._swap(fresh)
+        return []
+
+    def reload_soon(self) -> None:
+        """For a signal handler, which cannot await."""
+        task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
+        self._signalled.add(task)
+        task.add_done_callback(self._signalled.discard)
+
+    def _swap(self, fresh: Setup) -> None:
         self._mask.update(self._always | fresh.config.secrets)
         self.current = fresh
         log.info(
@@ -70,4 +86,3 @@ class Live:
             len(fresh.config.routes),
             len(fresh.runbooks.items),
         )
-        return []

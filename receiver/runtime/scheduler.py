@@ -1,4 +1,4 @@
-"""Periodic jobs on the event loop: the reminder sweep now, retention and heartbeats
+"""Periodic jobs on the event loop: the reminder sweep and retention now, heartbeats
 later. Each job runs, then waits its interval, read anew each time so that a reload
 applies; a job that fails is logged and runs again at its next turn."""
 

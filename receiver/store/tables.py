@@ -96,6 +96,8 @@ def group_hash(receiver: str, group_key: str) -> str:
 
 
 _FIRING = text("status = 'firing'")
+_SUPERSEDED = text("superseded_by IS NOT NULL")
+_FALLBACK = text("fallback_of IS NOT NULL")
 
 Id = BigInteger().with_variant(Integer(), "sqlite")
 Json = JSON().with_variant(JSONB(), "postgresql")
@@ -222,6 +224,9 @@ notifications = Table(
     Index(None, "status", "due_at"),
     Index(None, "incident_id", "channel", "id"),
     Index(None, "created_at", "id"),
+    # Retention keeps the rows that a kept row was folded into or fell back from.
+    Index(None, "superseded_by", sqlite_where=_SUPERSEDED, postgresql_where=_SUPERSEDED),
+    Index(None, "fallback_of", sqlite_where=_FALLBACK, postgresql_where=_FALLBACK),
 )
 
 notification_attempts = Table(

@@ -35,9 +35,9 @@ async def ready(request: web.Request) -> web.Response:
 
 
 async def reload(request: web.Request) -> web.Response:
-    problems = request.app[LIVE].reload()
-    if problems:
-        return error(500, "reload failed; the previous configuration stays in force", problems)
+    problems = await request.app[LIVE].reload()
+    if problems:  # the file is at fault, not the service: a 4xx that says where
+        return error(422, "reload failed; the previous configuration stays in force", problems)
     setup = request.app[LIVE].current
     return ok(
         {
