@@ -345,7 +345,7 @@ async def _notify_test(settings: Settings, channel: str) -> int:
     from datetime import UTC, datetime
 
     from receiver.notify import channels
-    from receiver.runtime.secrets import Masker
+    from receiver.runtime.secrets import Masker, masking
 
     config = _load(settings).config
     if channel not in config.channels:
@@ -364,7 +364,8 @@ async def _notify_test(settings: Settings, channel: str) -> int:
         f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC. If you read this, the channel works.\n",
         severity="info",
     )
-    outcome = await channels.send(urls, message, config.delivery.timeout, mask)
+    with masking(mask):  # Apprise's own log lines carry the URLs, at debug level whole
+        outcome = await channels.send(urls, message, config.delivery.timeout, mask)
     for service in outcome.services:
         print(f"{'ok  ' if service.ok else 'FAIL'} {service.url}")
         for line in service.errors:

@@ -71,6 +71,8 @@ def test_empty_file_is_an_empty_config(tmp_path: Path) -> None:
         (("channels: [ops-email]", "channels: [opsemail]"), 10, "unknown channel 'opsemail'"),
         (("json://127.0.0.1", "jsonx://127.0.0.1"), 2, "not a URL Apprise can use"),
         (('title: "{{ incident.name }}"', 'title: "{% if %}"'), 9, "template line 1"),
+        # A title is plain text: the body's |code filter is not there.
+        (('title: "{{ incident.name }}"', 'title: "{{ incident.name|code }}"'), 9, "'code'"),
         (("send_resolved: false", "send_resolve: false"), 11, "unknown key"),
         (("backoff: 2s", "backof: 2s"), 15, "unknown key 'delivery.backof'"),
         (("max_attempts: 5", "max_attempts: 0"), 14, "greater than or equal to 1"),

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from receiver.notify.channels import shown_url
+from receiver.notify.channels import given_secrets, secrets_of, shown_url
 from receiver.runtime.config import load_config
+from receiver.runtime.secrets import MIN_SECRET
 from receiver.web.keys import MASKER
 from tests.conftest import MakeReceiver
 from tests.payloads import alert, webhook
-from tests.sinks import eventually, free_port
+from tests.sinks import JsonSink, eventually, free_port
 
 TOKEN = "tok-Zq8Xv2Lm9"
 PASSWORD = "pw-Hk3Rt7Yy"
@@ -156,3 +157,47 @@ def test_a_secret_too_short_to_mask_is_warned_about(
     with caplog.at_level(logging.WARNING, logger="receiver.runtime.config"):
         load_config(config)
     assert f"{config}:2: ${{SHORT}} is 2 characters long" in caplog.text
+
+
+PATH_TOKEN = "SECRETTOKEN123"
+HEADER_TOKEN = "hdr-Qw7Er9Ty"
+
+
+async def test_tokens_apprise_shows_stay_out_of_debug_logs_of_a_send(
+    make_receiver: MakeReceiver, json_sink: JsonSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Apprise's privacy form shows a json:// path and headers, and it logs URLs, payloads
+    # and the POST URL at debug level; so do urllib3 and the sink's access log.
+    caplog.set_level(logging.DEBUG)
+    url = json_sink.url(f"hooks/{PATH_TOKEN}") + f"?+X-Token={HEADER_TOKEN}"
+    client = await make_receiver(f'channels:\n  chat: "{url}"\nroutes:\n  - channels: [chat]\n')
+    await client.post("/alerts", json=webhook(alert()))
+    await eventually(lambda: len(json_sink.received) == 1, "the message")
+    assert json_sink.received[0]["path"] == f"/hooks/{PATH_TOKEN}"  # it did go there
+    assert any("JSON POST URL" in r.getMessage() for r in caplog.records)  # debug was on
+    for record in caplog.records:
+        text = f"{record.msg} {record.args} {record.getMessage()}"
+        assert PATH_TOKEN not in text, text
+        assert HEADER_TOKEN not in text, text
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "kept"),
+    [
+        (f"json://127.0.0.1:9/hooks/{PATH_TOKEN}", PATH_TOKEN, "127.0.0.1"),
+        (f"json://127.0.0.1:9/?+X-Token={HEADER_TOKEN}", HEADER_TOKEN, "X-Token"),
+        ("json://h:9/?%2BAuthorization=Bearer%20tok-Ab12", "Bearer%20tok-Ab12", "Authorization"),
+        ("json://h:9/?+Authorization=Bearer%20tok-Ab12", "Bearer tok-Ab12", "h"),
+        ("xml://h:9/p?-access_token=tok-Cd34&method=GET", "tok-Cd34", "GET"),
+        ("json://h:9/?:api_key=tok-Ef56", "tok-Ef56", "api_key"),
+        ("mailto://u:pw-Gh78@smtp.example.com?to=a@example.com", "pw-Gh78", "a@example.com"),
+    ],
+)
+def test_secrets_of_a_url_include_what_its_service_sends_as_given(
+    url: str, secret: str, kept: str
+) -> None:
+    found = secrets_of([url])
+    assert secret in found
+    assert kept not in found
+    assert given_secrets(url) <= found
+    assert all(len(s) >= MIN_SECRET for s in found)

@@ -1,5 +1,11 @@
 """Channels: named sets of Apprise URLs, and one send through them.
 
+A message is a plain-text title and a Markdown body. Apprise converts the body for each
+service (to HTML for email) but hands most services the title as it is; only a service
+that folds the title into its body (`title_maxlen <= 0`) converts it like the body. So
+those get the title escaped as Markdown, the others get it as plain text, and no user
+sees a backslash that was meant for a Markdown parser.
+
 Apprise does blocking I/O; `Apprise.async_notify` runs each service's send in Apprise's
 own thread pool, never on the event loop. A fresh Apprise object per send sidesteps the
 per-object throttle of some plugins (email waits 5.5 s between two sends on one object):
@@ -8,6 +14,7 @@ our own pacing is one message per incident change, and the retry policy is ours 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -15,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 # Apprise is imported where it is used: a receiver without channels never loads it, and
 # one with channels loads it (and all its plugins) while validating them at start-up.
@@ -62,24 +69,47 @@ def shown_url(url: str) -> str:
 
 _TOKENS = re.compile(r"[^/:@?&=#,;+\s]+")
 _MIN_SECRET = 3  # as the masker's
+_CUSTOM = ("+", "-", ":")  # Apprise's query keys for headers, GET parameters, payload fields
+
+
+def _pairs(query: str) -> list[tuple[str, str]]:
+    """Query keys and values as written (parse_qsl would read a header's + as a space)."""
+    return [(key, value) for key, _, value in (pair.partition("=") for pair in query.split("&"))]
+
+
+def _forms(part: str) -> set[str]:
+    """A URL part as written, decoded, and encoded again as Apprise writes it in logs;
+    those long enough to mask."""
+    decoded = unquote(part)
+    forms = {part, decoded, quote(decoded, safe=""), quote_plus(decoded)}
+    return {form for form in forms if len(form) >= _MIN_SECRET}
+
+
+def given_secrets(url: str) -> set[str]:
+    """The parts of a channel URL that are secret whatever its service: path segments and
+    the values of custom headers, GET parameters and payload fields. A service sends
+    them as given, so Apprise's privacy form, which its debug log uses, shows them, yet
+    a token can sit in any of them. Known without Apprise, so they can be masked before
+    Apprise logs the URL while parsing it."""
+    parts = urlsplit(url)
+    custom = [value for key, value in _pairs(parts.query) if unquote(key).startswith(_CUSTOM)]
+    given = parts.path.split("/") + custom
+    return {form for part in given for form in _forms(part)}
 
 
 def url_secrets(raw: str, private: str) -> set[str]:
-    """The parts of `raw` that its privacy form hides: user, password, host, path
-    segments and query values it does not show as they are."""
+    """The parts of `raw` the masker must hide: the given ones, and user, password, host
+    and query values when its privacy form hides them (Apprise knows which parts its
+    service holds secret: a Slack token is the host and path, a mail password the
+    userinfo)."""
     shown = set(_TOKENS.findall(unquote(private)))
     parts = urlsplit(raw)
-    candidates = [parts.username, parts.password]
-    candidates += parts.netloc.rsplit("@", 1)[-1].split(":")  # host, and what sits as port
-    candidates += parts.path.split("/")
-    candidates += [value for _key, value in parse_qsl(parts.query)]
-    found = set()
-    for candidate in candidates:
-        if not candidate:
-            continue
-        for form in {candidate, unquote(candidate)}:
-            if len(form) >= _MIN_SECRET and not set(_TOKENS.findall(form)) <= shown:
-                found.add(form)
+    hidden = [parts.username, parts.password, *parts.netloc.rsplit("@", 1)[-1].split(":")]
+    hidden += [value for _key, value in _pairs(parts.query)]
+    found = given_secrets(raw)
+    for part in hidden:
+        if part and not set(_TOKENS.findall(unquote(part))) <= shown:
+            found |= _forms(part)
     return found
 
 
@@ -91,10 +121,29 @@ def secrets_of(urls: list[str]) -> set[str]:
     return found
 
 
+_SYNTAX = re.compile(
+    r"[\\`*\[\]<~|]"  # inline syntax anywhere: escapes, code, emphasis, links, HTML
+    r"|_(?![^\W_])|(?<![^\W_])_"  # `_` emphasis, except inside a word like api_1
+    r"|&(?=#?\w+;)"  # an entity such as &lt;
+)
+_LINE_START = re.compile(  # blocks: headings, quotes, list items, underlines; after CR too
+    r"(?<![^\r\n])([ \t]*(?:\d+(?=[.)](?:\s|\Z)))?)([#>]|[-+=](?=[-+=\s]|\Z)|(?<=\d)[.)])"
+)
+
+
+def markdown_text(text: str) -> str:
+    """Text as Markdown that reads as that text and nothing more: no HTML, link, emphasis
+    or block of its own. Backslash escapes rather than HTML entities: Apprise's Markdown
+    to HTML turns them into entities anyway, and its chat dialects (Slack, Discord,
+    Telegram) decode escapes but would show `&lt;` as written. Only what is syntax where
+    it stands is escaped, so "CPU > 90% on api_1" stays as it is in text channels too."""
+    return _LINE_START.sub(r"\1\\\2", _SYNTAX.sub(r"\\\g<0>", text))
+
+
 @dataclass(frozen=True)
 class Message:
-    title: str
-    body: str
+    title: str  # plain text
+    body: str  # Markdown
     severity: str  # apprise notify type: info, success, warning, failure
 
 
@@ -132,22 +181,39 @@ class SendOutcome:
         ]
 
 
+def _folds_title(service: Any) -> bool:
+    """Whether Apprise reads this service's title as Markdown, like the body: only when
+    the service folds it into a body it converts (it has no Markdown-to-text step)."""
+    import apprise
+
+    converted = service.resolve_format(apprise.NotifyFormat.MARKDOWN)
+    return bool(service.title_maxlen <= 0 and converted != apprise.NotifyFormat.TEXT)
+
+
 async def send(
     urls: list[str], message: Message, deadline: timedelta, mask: Callable[[str], str]
 ) -> SendOutcome:
     import apprise
 
-    notifier = apprise.Apprise()
+    plain, folded = apprise.Apprise(), apprise.Apprise()  # by the title each one takes
     for url in urls:
-        notifier.add(url)
+        service = apprise.Apprise.instantiate(url)
+        if service is not None:
+            (folded if _folds_title(service) else plain).add(service)
     started = time.monotonic()
-    result = await notifier.async_notify(
-        body=message.body,
-        title=message.title,
-        notify_type=apprise.NotifyType(message.severity),
-        body_format=apprise.NotifyFormat.MARKDOWN,
-        timeout=deadline.total_seconds(),
-        log_level=logging.WARNING,
+    results = await asyncio.gather(
+        *(
+            notifier.async_notify(
+                body=message.body,
+                title=title,
+                notify_type=apprise.NotifyType(message.severity),
+                body_format=apprise.NotifyFormat.MARKDOWN,
+                timeout=deadline.total_seconds(),
+                log_level=logging.WARNING,
+            )
+            for notifier, title in ((plain, message.title), (folded, markdown_text(message.title)))
+            if notifier
+        )
     )
     seconds = time.monotonic() - started
     services = [
@@ -157,8 +223,10 @@ async def send(
             status=service.status.name.lower(),
             errors=[mask(entry.message) for entry in service.logs()],
         )
+        for result in results
         for service in result
     ]
-    ok = bool(result) and all(s.ok for s in services)
-    status = "delivered" if ok else ("timeout" if result.status.name == "TIMEOUT" else "failed")
+    ok = bool(results) and all(results) and all(s.ok for s in services)
+    timed_out = bool(services) and all(s.status == "timeout" for s in services)
+    status = "delivered" if ok else ("timeout" if timed_out else "failed")
     return SendOutcome(ok, status, seconds, services)

@@ -3,15 +3,28 @@
 Templates run in Jinja2's sandbox, since routes may carry their own. The default ones are
 meant to be good enough that nobody needs to write one: what changed first, then each
 alert with what tells it apart from its siblings, and the links an on-call person clicks.
+
+Alert text (labels, annotations, receiver and group names) is written by whoever writes
+alerting rules, and Apprise turns the body into HTML for email, keeping raw HTML. So in a
+body every `{{ ... }}` prints text: on output (Jinja's `finalize`, as autoescape does for
+HTML) its value is escaped as Markdown text (`channels.markdown_text`), unless it is
+`Markdown` that this module built: links to http(s) URLs, `|code` spans, runbook steps
+(which the operator wrote, like the templates). Templates compare and filter the real
+values, and route templates are as safe as the defaults without doing anything. A value
+made from `Markdown` by concatenation, a filter or a macro is plain text again, so
+escaping fails safe. Titles are plain text (`channels.send` escapes them for the services
+that read them as Markdown), so a title template prints values as they are.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
@@ -21,9 +34,47 @@ from receiver.domain.durations import format_duration
 from receiver.domain.links import incident_url, runbook_links, runbook_url, safe_link, silence_url
 from receiver.domain.runbooks import Runbook, Runbooks
 from receiver.domain.views import AlertView, IncidentView
-from receiver.notify.channels import Message
+from receiver.notify.channels import Message, markdown_text
 
-_ENV = SandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, autoescape=False)
+
+class Markdown(str):
+    """Markdown this module wrote: a body prints it as it is."""
+
+    __slots__ = ()
+
+
+def _printed(value: object) -> str:
+    return value if isinstance(value, Markdown) else markdown_text(str(value))
+
+
+_BREAKS = re.compile(r"[\r\n]+")
+_TICKS = re.compile(r"`+")
+
+
+def _code(value: object) -> Markdown:
+    """`|code`: the value as a code span, shown exactly (escapes would show inside one);
+    on one line, since a line break could end the span and let the rest run as Markdown."""
+    text = _BREAKS.sub(" ", str(value))
+    if not text:
+        return Markdown("")
+    fence = "`" * (max((len(run) for run in _TICKS.findall(text)), default=0) + 1)
+    pad = " " if text[0] == "`" or text[-1] == "`" else ""
+    return Markdown(f"{fence}{pad}{text}{pad}{fence}")
+
+
+_LOOSE = re.compile(r"[\s()<>\\`]")
+
+
+def _target(url: str | None) -> Markdown | None:
+    """An http(s) URL as a link destination: what could end it early or start syntax is
+    percent-encoded, which leaves the URL the same to the server."""
+    return Markdown(_LOOSE.sub(lambda m: quote(m.group(), safe=""), url)) if url else None
+
+
+_OPTIONS: dict[str, Any] = {"trim_blocks": True, "lstrip_blocks": True, "autoescape": False}
+_TITLE_ENV = SandboxedEnvironment(**_OPTIONS)
+_BODY_ENV = SandboxedEnvironment(**_OPTIONS, finalize=_printed)
+_BODY_ENV.filters["code"] = _code
 
 _TEMPLATES = files("receiver.notify") / "templates"
 DEFAULT_TITLE = (_TEMPLATES / "title.md.j2").read_text(encoding="utf-8")
@@ -35,16 +86,17 @@ class TemplateError(ValueError):
 
 
 @functools.lru_cache(maxsize=256)
-def compile_template(source: str) -> Any:
+def compile_template(source: str, title: bool = False) -> Any:
     """Compiled once per source: a route's templates are compiled when the file loads
-    (to report mistakes) and reused by every message after."""
+    (to report mistakes) and reused by every message after. A title prints its values
+    as they are, a body as Markdown text."""
     try:
-        return _ENV.from_string(source)
+        return (_TITLE_ENV if title else _BODY_ENV).from_string(source)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template line {exc.lineno}: {exc.message}") from exc
 
 
-_DEFAULT_TITLE = compile_template(DEFAULT_TITLE)
+_DEFAULT_TITLE = compile_template(DEFAULT_TITLE, title=True)
 _DEFAULT_BODY = compile_template(DEFAULT_BODY)
 
 
@@ -66,15 +118,17 @@ def _time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _links(pairs: list[tuple[str, str | None]]) -> str:
-    return " · ".join(f"[{name}]({url})" for name, url in pairs if url)
+def _links(pairs: list[tuple[str, Markdown | None]]) -> Markdown:
+    return Markdown(" · ".join(f"[{name}]({url})" for name, url in pairs if url))
 
 
 def _alert_context(
     alert: AlertView, common: dict[str, str], change: Change, am_url: str, now: datetime
 ) -> dict[str, Any]:
     distinct = {k: v for k, v in alert.labels.items() if common.get(k) != v}
-    runbook = next((link for _name, link in runbook_links(alert.annotations)), None)
+    runbook = _target(next((link for _name, link in runbook_links(alert.annotations)), None))
+    source = _target(safe_link(alert.generator_url))
+    silence = _target(silence_url(am_url, alert.labels))
     return {
         "id": alert.id,
         "status": alert.status,
@@ -90,16 +144,10 @@ def _alert_context(
         "duration": format_duration((alert.ends_at or now) - alert.starts_at),
         "is_new": alert.id in change.joined,
         "just_resolved": alert.id in change.resolved,
-        "source_url": safe_link(alert.generator_url),
-        "silence_url": silence_url(am_url, alert.labels),
+        "source_url": source,
+        "silence_url": silence,
         "runbook_url": runbook,
-        "links": _links(
-            [
-                ("source", safe_link(alert.generator_url)),
-                ("silence", silence_url(am_url, alert.labels)),
-                ("runbook", runbook),
-            ]
-        ),
+        "links": _links([("source", source), ("silence", silence), ("runbook", runbook)]),
     }
 
 
@@ -120,7 +168,9 @@ def render_context(
     qualifiers = [v for k, v in incident.group_labels.items() if k != "alertname"]
     if "severity" in common and common["severity"] not in qualifiers:
         qualifiers.append(common["severity"])
-    link = incident_url(external_url, incident.id)
+    link = _target(incident_url(external_url, incident.id))
+    silence = _target(silence_url(incident.alertmanager_url, incident.group_labels))
+    alertmanager = _target(safe_link(incident.alertmanager_url))
     ended = incident.resolved_at if incident.status == "resolved" else None
     return {
         "incident": {
@@ -135,17 +185,10 @@ def render_context(
             "resolved_at": incident.resolved_at,
             "age": format_duration((ended or now) - incident.opened_at),
             "url": link,
-            "silence_url": silence_url(incident.alertmanager_url, incident.group_labels),
-            "alertmanager_url": safe_link(incident.alertmanager_url),
+            "silence_url": silence,
+            "alertmanager_url": alertmanager,
             "links": _links(
-                [
-                    ("incident", link),
-                    (
-                        "silence group",
-                        silence_url(incident.alertmanager_url, incident.group_labels),
-                    ),
-                    ("Alertmanager", safe_link(incident.alertmanager_url)),
-                ]
+                [("incident", link), ("silence group", silence), ("Alertmanager", alertmanager)]
             ),
         },
         "alerts": alerts,
@@ -164,8 +207,8 @@ def render_context(
             {
                 "slug": r.slug,
                 "title": r.title,
-                "url": runbook_url(external_url, r.slug),
-                "steps": list(r.steps[: guides.steps]),
+                "url": _target(runbook_url(external_url, r.slug)),
+                "steps": [Markdown(step) for step in r.steps[: guides.steps]],
                 "more_steps": max(len(r.steps) - guides.steps, 0),
             }
             for r in guides.runbooks
@@ -185,7 +228,7 @@ def render(
 ) -> Message:
     """`title_template` and `body_template` are a route's own Jinja2 sources, if any."""
     context = render_context(incident, change, external_url, now, guides)
-    title_with = compile_template(title_template) if title_template else _DEFAULT_TITLE
+    title_with = compile_template(title_template, title=True) if title_template else _DEFAULT_TITLE
     body_with = compile_template(body_template) if body_template else _DEFAULT_BODY
     title = title_with.render(context).strip()
     body = body_with.render(context).strip() + "\n"

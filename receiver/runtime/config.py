@@ -81,7 +81,7 @@ class FileConfig(BaseModel):
                     )
             for name, source in (("title", route.title), ("body", route.body)):
                 if source is not None:
-                    problem = _template_problem(source)
+                    problem = _template_problem(source, title=name == "title")
                     if problem:
                         problems.append((("routes", i, name), f"routes.{i}.{name}: {problem}"))
             if route.fallback is not None and route.fallback not in self.channels:
@@ -95,12 +95,12 @@ class FileConfig(BaseModel):
         return problems
 
 
-def _template_problem(source: str) -> str | None:
+def _template_problem(source: str, title: bool) -> str | None:
     # Jinja2 loads only when a route brings its own template.
     from receiver.notify.render import TemplateError, compile_template
 
     try:
-        compile_template(source)
+        compile_template(source, title=title)
     except TemplateError as exc:
         return str(exc)
     return None
@@ -188,7 +188,12 @@ def load_config(path: Path) -> FileConfig:
     data = _expand(data, (), problems, line_of, used)
     if problems:
         raise ConfigError(problems)
-    with masking(Masker(used)):  # Apprise logs the URLs it parses while we validate them
+    from receiver.notify.channels import given_secrets
+
+    # Apprise logs the URLs it parses while we validate them, before their privacy forms
+    # are known: mask what is secret in any URL, and what came from ${VAR}.
+    given = {s for url in _channel_urls(data) for s in given_secrets(url)}
+    with masking(Masker(used | given)):
         try:
             config = FileConfig.model_validate(data)
         except ValidationError as exc:
@@ -199,11 +204,22 @@ def load_config(path: Path) -> FileConfig:
         from receiver.notify.channels import secrets_of
 
         urls = [url for urls in config.channels.values() for url in urls]
-        config._secrets = frozenset(used | secrets_of(urls))
+        config._secrets = frozenset(used | given | secrets_of(urls))
     if config.runbooks_dir is not None and not config.runbooks_dir.is_absolute():
         # Relative to the file, so that a config and its runbooks move together.
         config = config.model_copy(update={"runbooks_dir": path.parent / config.runbooks_dir})
     return config
+
+
+def _channel_urls(data: dict[str, Any]) -> list[str]:
+    """The channel URLs of a file not validated yet (whatever of it is a string)."""
+    channels = data.get("channels")
+    if not isinstance(channels, dict):
+        return []
+    urls = [
+        [v] if isinstance(v, str) else v for v in channels.values() if isinstance(v, str | list)
+    ]
+    return [url for group in urls for url in group if isinstance(url, str)]
 
 
 def _explain(error: Any, line_of: Any) -> str:

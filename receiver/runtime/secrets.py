@@ -50,15 +50,16 @@ def _masked_record(*args: object, **kwargs: object) -> logging.LogRecord:
     record = _original_factory(*args, **kwargs)
     if not _ACTIVE:
         return record
+    active = tuple(_ACTIVE)  # one copy: a reload's thread may add or drop its masker now
     message = record.getMessage()
     masked = message
-    for mask in _ACTIVE:
+    for mask in active:
         masked = mask(masked)
     if masked != message:
         record.msg, record.args = masked, None
     if record.exc_info and record.exc_info[1] is not None:
         text = logging.Formatter().formatException(record.exc_info)
-        for mask in _ACTIVE:
+        for mask in active:
             text = mask(text)
         record.exc_text = text
     return record
