@@ -508,7 +508,13 @@ def write_report(
         "Where the time goes per webhook, and what was tried: [profile.md](profile.md).",
         "",
     ]
-    args.out.write_text("\n".join(lines) + "\n")
+    previous = args.out.read_text() if args.out.exists() else ""
+    kept = previous[previous.index(KEEP) :] if KEEP in previous else KEEP + "\n"
+    args.out.write_text("\n".join(lines) + "\n" + kept)
+
+
+# What other scripts measured (bench/bigwebhook.py) follows this line, and stays.
+KEEP = "<!-- Sections below come from other bench scripts; bench/run.py keeps them. -->"
 
 
 def targets(

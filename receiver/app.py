@@ -25,6 +25,7 @@ from receiver.runtime.settings import Settings
 from receiver.store import schema
 from receiver.store.engine import Writer, create_engine
 from receiver.web import routes
+from receiver.web.auth import PASSWORDS, Passwords, authenticate
 from receiver.web.keys import (
     ENGINE,
     LIVE,
@@ -34,7 +35,14 @@ from receiver.web.keys import (
     SETTINGS,
     WRITER,
 )
-from receiver.web.middlewares import bad_queries, json_errors
+from receiver.web.middlewares import (
+    INFLIGHT,
+    admission,
+    bad_queries,
+    json_errors,
+    same_origin,
+    security_headers,
+)
 from receiver.write import reminders, retention
 
 log = logging.getLogger(__name__)
@@ -115,7 +123,12 @@ def create_app(
     `observer` hears what happens (receiver.observe)."""
     if setup is None:
         setup = load_setup(settings)
-    app = web.Application(middlewares=[json_errors, bad_queries])
+    app = web.Application(
+        middlewares=[admission, json_errors, same_origin, authenticate, bad_queries]
+    )
+    app[INFLIGHT] = [0]
+    app.on_response_prepare.append(security_headers)
+    app[PASSWORDS] = Passwords()
     app[SETTINGS] = settings
     app[OBSERVER] = observer
     app[MASKER] = Masker()

@@ -57,6 +57,16 @@ def _add_storage_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
 
+def _add_web_config_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--web-config-file",
+        type=Path,
+        metavar="FILE",
+        help="users (bcrypt hashes) and TLS, in the format Prometheus and Alertmanager "
+        "read: with users, every route but /-/healthy and /-/ready needs signing in",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alert-receiver",
@@ -77,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
     serve.add_argument("--port", type=int, help="port to listen on (default 5001; 0: any free)")
     serve.add_argument("--config", type=Path, metavar="FILE", help="YAML configuration file")
+    _add_web_config_flag(serve)
     serve.add_argument(
         "--external-url",
         metavar="URL",
@@ -104,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
         help="webhooks waiting for the database at most; more get 503 (default 1000)",
     )
     serve.add_argument(
+        "--max-concurrent-requests",
+        type=int,
+        metavar="N",
+        help="requests handled at once at most; more get 503 at once (default 1024)",
+    )
+    serve.add_argument(
         "--no-migrate",
         dest="migrate",
         action="store_false",
@@ -129,6 +146,7 @@ def _parser() -> argparse.ArgumentParser:
         argument_default=argparse.SUPPRESS,
     )
     check.add_argument("--config", type=Path, metavar="FILE", help="YAML configuration file")
+    _add_web_config_flag(check)
     _add_storage_flags(check)
 
     render = commands.add_parser(
@@ -282,8 +300,26 @@ def _check_config(settings: Settings) -> int:
     folder = setup.runbooks.folder
     exists = folder is not None and folder.is_dir()
     print(f"runbooks: {len(setup.runbooks.items)} from {folder}{'' if exists else ' (no folder)'}")
+    print(_auth_summary(settings, setup))
     print("configuration OK")
     return 0
+
+
+def _auth_summary(settings: Settings, setup: Setup) -> str:
+    policy, auth = setup.policy, setup.config.auth
+    if not policy.signs_in:
+        signing = "nobody signs in (no web config users): every route is open"
+    else:
+        admins = "every user" if policy.admins is None else ", ".join(sorted(policy.admins))
+        signing = f"{len(policy.users)} users sign in, {admins} may act"
+    webhook = [
+        *(["a bearer token"] if auth.webhook.bearer_token else []),
+        *([", ".join(auth.webhook.users)] if auth.webhook.users else []),
+    ]
+    if not webhook and policy.signs_in:
+        webhook = ["any user"]
+    tls = "HTTPS" if setup.web.tls_server_config else "plain HTTP"
+    return f"auth: {signing}; webhook: {' or '.join(webhook) or 'open'}; {tls}"
 
 
 def _render(settings: Settings, payload: Path, route: int | None) -> int:
@@ -378,22 +414,39 @@ async def _serve(settings: Settings) -> None:
     from aiohttp import web
 
     from receiver.app import create_app
+    from receiver.runtime.live import exposed
     from receiver.web.keys import LIVE
 
-    app = create_app(settings, _load(settings))
+    setup = _load(settings)
+    app = create_app(settings, setup)
     runner = web.AppRunner(
         app,
         access_log=logging.getLogger("aiohttp.access") if settings.log_level == "debug" else None,
         shutdown_timeout=SHUTDOWN_DEADLINE_SECONDS,
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    tls = setup.web.ssl_context()
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls)
     await site.start()
     for address in runner.addresses:
-        log.info("listening on http://%s:%s (webhook: POST /alerts)", *address[:2])
+        log.info(
+            "listening on %s://%s:%s (webhook: POST /alerts)",
+            "https" if tls else "http",
+            *address[:2],
+        )
+    if exposed(settings, setup):
+        log.warning(
+            "NOBODY SIGNS IN: listening on %s without users, anyone who can reach this "
+            "port may read the alert history and act on incidents; give --web-config-file "
+            "with basic_auth_users, or --host 127.0.0.1",
+            settings.host,
+        )
     # What start-up loaded lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stop the event loop for about 60 ms each under load.
     gc.freeze()
+    # Full passes a tenth as often: one walks every object a big webhook holds (about
+    # 45 ms for 10,000 alerts) while the event loop waits for the GIL (bench/bigwebhook.py).
+    gc.set_threshold(700, 10, 100)
     gc.enable()
 
     stop = asyncio.Event()

@@ -146,7 +146,9 @@ def make_receiver(
 
 @pytest.fixture
 async def fault_proxy(postgres_url: str) -> AsyncIterator[FaultProxy]:
-    """A TCP proxy in front of the test Postgres that the test can make refuse or hang."""
+    """A TCP proxy in front of the test Postgres (emptied first) that the test can make
+    refuse or hang."""
+    await reset_postgres(postgres_url)
     url = make_url(postgres_url)
     proxy = FaultProxy(url.host or "127.0.0.1", url.port or 5432)
     await proxy.start()

@@ -27,7 +27,7 @@ def address(proc: subprocess.Popen[str]) -> str:
     while time.monotonic() < deadline:
         line = proc.stderr.readline()
         seen.append(line)
-        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        found = re.search(r"listening on (https?://127\.0\.0\.1:\d+)", line)
         if found:
             return found.group(1)
         if not line and proc.poll() is not None:

@@ -43,7 +43,8 @@ async def notifications(client: Client, **query: str) -> list[dict[str, Any]]:
 
 
 async def settled(client: Client) -> bool:
-    """No notification is waiting or in flight."""
+    """No notification is waiting or in flight: every row is in a final state (delivered,
+    failed, superseded), so nothing can be sent again and a count taken now is final."""
     return all(n["status"] not in ("pending", "sending") for n in await notifications(client))
 
 
@@ -78,7 +79,6 @@ async def test_one_message_per_change_and_none_for_repeats(
 
     await post(client, webhook(alert(instance="b", status="resolved", ends=T1)))
     await eventually(lambda: settled(client), "a quiet outbox")
-    await asyncio.sleep(0.3)
     assert len(json_sink.received) == 4
     delivered = await notifications(client, status="delivered")
     assert len(delivered) == 4
@@ -166,7 +166,6 @@ async def test_sink_failing_then_recovering_gets_the_message_once(
     await post(client, webhook(alert()))
     await eventually(lambda: len(json_sink.received) == 1, "delivery after two failures")
     await eventually(lambda: settled(client), "a quiet outbox")
-    await asyncio.sleep(0.3)
     assert len(json_sink.received) == 1
     assert json_sink.hits == 3
     [sent] = await notifications(client)
@@ -216,6 +215,45 @@ delivery:
     assert smtp_sink.mailbox.messages[0]["Subject"] == "[FIRING:1] Healthy (warning)"
 
 
+async def test_the_breaker_opens_leaves_the_channel_alone_probes_once_and_closes(
+    make_receiver: MakeReceiver, json_sink: JsonSink
+) -> None:
+    """Watched from the channel's side: after `breaker_failures` failures in a row nothing
+    reaches it for `breaker_cooldown`, then one probe; when the probe fails it opens
+    again, when one succeeds the rest flows. One send at a time, so that the count of
+    failures is exact (concurrent first attempts would all be in flight at once)."""
+    json_sink.status = 500
+    config = (
+        one_channel(json_sink.url())
+        + """
+delivery:
+  backoff: 20ms
+  max_backoff: 20ms
+  poll_interval: 20ms
+  max_attempts: 50
+  breaker_failures: 2
+  breaker_cooldown: 1s
+  concurrency: 1
+"""
+    )
+    client = await make_receiver(config)
+    for i in range(3):
+        await post(client, webhook(alert(instance=f"i{i}"), group=f"G{i}"))
+    await eventually(lambda: json_sink.hits >= 2, "two failures")
+    opened = time.monotonic()
+    await asyncio.sleep(0.6)  # well inside the cooldown; the backoff alone would allow ~30 tries
+    assert json_sink.hits == 2, "the open breaker let sends through"
+    await eventually(lambda: json_sink.hits == 3, "the half-open probe", 5)
+    assert time.monotonic() - opened >= 0.9
+    await asyncio.sleep(0.5)
+    assert json_sink.hits == 3, "the failed probe must open the breaker again, not retry all"
+    json_sink.status = 200
+    await eventually(lambda: len(json_sink.received) == 3, "all three after a good probe", 10)
+    await eventually(lambda: settled(client), "a quiet outbox")
+    assert json_sink.hits == 6  # 2 failures, 1 failed probe, then 3 deliveries
+    assert all(n["status"] == "delivered" for n in await notifications(client))
+
+
 async def test_email_carries_title_as_subject_and_body(
     make_receiver: MakeReceiver, smtp_sink: SmtpSink
 ) -> None:
@@ -247,7 +285,6 @@ async def test_restart_with_pending_notifications_delivers_each_once(
     up = await make_receiver(one_channel(json_sink.url()), migrate=False)
     await eventually(lambda: len(json_sink.received) == 3, "delivery after the restart")
     await eventually(lambda: settled(up), "a quiet outbox")
-    await asyncio.sleep(0.3)
     assert sorted(_incident_numbers(json_sink)) == [1, 2, 3]
 
 
@@ -273,7 +310,6 @@ async def test_two_replicas_send_each_notification_once(
     )
     await eventually(lambda: len(json_sink.received) == 12, "twelve messages")
     await eventually(lambda: settled(first), "a quiet outbox")
-    await asyncio.sleep(0.5)
     assert sorted(_incident_numbers(json_sink)) == list(range(1, 13))
     sent = await notifications(first)
     assert all(len(n["attempts"]) == 1 for n in sent)  # nobody sent a row twice
@@ -336,7 +372,6 @@ delivery:
     json_sink.status = 200
     await eventually(lambda: len(json_sink.received) >= 1, "a delivery")
     await eventually(lambda: settled(client), "a quiet outbox")
-    await asyncio.sleep(0.3)
     assert len(json_sink.received) == 1
     assert json_sink.titles() == ["[FIRING:3] HighLatencyP95 (warning)"]
     statuses = sorted(n["status"] for n in await notifications(client))

@@ -5,8 +5,9 @@ the receiver piling parsed bodies up in memory. Both databases."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -15,8 +16,10 @@ from sqlalchemy.engine import Connection
 from receiver.app import create_app
 from receiver.runtime.settings import Settings
 from receiver.web.keys import WRITER
+from receiver.web.middlewares import INFLIGHT
 from tests.conftest import Client
 from tests.payloads import alert, webhook
+from tests.sinks import eventually
 
 
 def busy_for(seconds: float) -> Callable[[Connection], Any]:
@@ -52,3 +55,37 @@ async def test_past_the_bound_webhooks_get_503_and_are_not_stored(
     assert [a["labels"]["instance"] for a in stored] == ["a"]
     again = await client.post("/alerts", json=webhook(alert(instance="b")))
     assert again.status == 200, "room again once the queue drained"
+
+
+async def test_past_the_request_cap_answers_503_at_once_and_health_still_answers(
+    aiohttp_client: Callable[..., Awaitable[Client]], settings: Settings
+) -> None:
+    """Two senders trickle their bodies in and hold their slots; the third request finds
+    the house full and is turned away at once, while health probes are always let in."""
+    client = await aiohttp_client(
+        create_app(settings.model_copy(update={"max_concurrent_requests": 2}))
+    )
+    release = asyncio.Event()
+    body = json.dumps(webhook(alert())).encode()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield body[:10]
+        await release.wait()
+        yield body[10:]
+
+    slow = [
+        asyncio.create_task(
+            client.post("/alerts", data=trickle(), headers={"Content-Type": "application/json"})
+        )
+        for _ in range(2)
+    ]
+    await eventually(lambda: client.app[INFLIGHT][0] == 2, "both inside, reading their bodies")
+    turned_away = await client.get("/api/v1/alerts")
+    assert turned_away.status == 503
+    assert turned_away.headers["Retry-After"].isdigit()
+    assert "too many requests" in (await turned_away.json())["error"]
+    assert (await client.get("/-/healthy")).status == 200
+    assert (await client.get("/-/ready")).status == 200
+    release.set()
+    assert [(await r).status for r in slow] == [200, 200]
+    assert (await client.get("/api/v1/alerts")).status == 200  # the slots are free again

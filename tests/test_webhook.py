@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from receiver.app import create_app
+from receiver.runtime.settings import Settings
+from receiver.web.webhook import OFF_LOOP_BYTES
 from tests.conftest import Client
 from tests.payloads import alert, webhook
 
@@ -300,6 +302,48 @@ async def test_values_a_database_would_refuse_are_422(
     assert resp.status == 422
     assert needle in json.dumps(await resp.json())
     assert await alerts(client) == []
+
+
+def _too_many(body: dict[str, Any]) -> None:
+    body["alerts"] = [{"status": "nonsense"}] * 4  # over the count and invalid: 413 first
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status", "needle"),
+    [
+        (None, 400, "line 1 column 2 (char 1)"),
+        (_too_many, 413, "4 alerts in one webhook, more than 3"),
+        (lambda b: b["alerts"][0].update(startsAt="yesterday"), 422, "alerts[0].startsAt"),
+        (lambda b: b["alerts"][0]["labels"].update(job="a\x00b"), 422, "alerts[0].labels.job"),
+        (lambda b: b.update(commonLabels={"x": "€" * 34}), 413, "commonLabels.x is 102 bytes"),
+    ],
+)
+async def test_a_body_parsed_off_the_loop_gets_the_same_answer(
+    aiohttp_client: Any, settings: Settings, mutate: Any, status: int, needle: str
+) -> None:
+    """Past OFF_LOOP_BYTES a body is parsed in a thread: same checks, same order, same
+    words; the padding is a field the model ignores."""
+    small = settings.model_copy(update={"max_alerts_per_webhook": 3, "max_value_bytes": 100})
+    client = await aiohttp_client(create_app(small))
+    answers = []
+    for padding in ("", "x" * OFF_LOOP_BYTES):
+        body = webhook(alert(), alert(instance="b"))
+        body["padding"] = padding
+        if mutate is None:
+            data = b"{not json" + json.dumps(body).encode()
+        else:
+            mutate(body)
+            data = json.dumps(body).encode()
+        assert (len(data) >= OFF_LOOP_BYTES) == bool(padding)
+        resp = await client.post("/alerts", data=data, headers={"Content-Type": "application/json"})
+        answers.append((resp.status, await resp.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == status
+    assert needle in json.dumps(answers[0][1]), answers[0][1]
+    assert await alerts(client) == []
+    fits = webhook(alert())
+    fits["padding"] = "x" * OFF_LOOP_BYTES
+    assert (await post(client, fits))["new"] == 1
 
 
 async def test_huge_label_values_and_group_keys_are_stored(client: Client) -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 
+from receiver.domain.auth import AuthSection
 from receiver.domain.routing import Route
 from receiver.notify.policy import Delivery
 from receiver.runtime.errors import ConfigError
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Path_ = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+LineOf = Callable[[Path_], str]
 
 
 def _url_list(value: Any) -> Any:
@@ -43,6 +47,7 @@ class FileConfig(BaseModel):
     routes: list[Route] = Field(default_factory=list)
     delivery: Delivery = Field(default_factory=Delivery)
     retention: Retention = Field(default_factory=Retention)
+    auth: AuthSection = Field(default_factory=AuthSection)
     runbooks_dir: Path | None = None
     runbook_steps: int = Field(3, ge=0, le=50)
     _secrets: frozenset[str] = PrivateAttr(frozenset())
@@ -94,6 +99,29 @@ class FileConfig(BaseModel):
                 )
         return problems
 
+    def auth_problems(self, users: frozenset[str] | None) -> list[tuple[Path_, str]]:
+        """Names in `auth` must be users of the web config file."""
+        named: list[tuple[Path_, str]] = [
+            *((("auth", "admins", i), name) for i, name in enumerate(self.auth.admins or [])),
+            *(
+                (("auth", "webhook", "users", i), name)
+                for i, name in enumerate(self.auth.webhook.users or [])
+            ),
+        ]
+        if users is None:
+            return [
+                (where, f"auth names user {name!r}, but there is no web config file to sign "
+                 "in with; give --web-config-file with basic_auth_users")
+                for where, name in named
+            ]  # fmt: skip
+        known = ", ".join(sorted(users)) or "none"
+        return [
+            (where, f"{name!r} is not a user of the web config file (users: {known}); add "
+             "them to its basic_auth_users or fix the name")
+            for where, name in named
+            if name not in users
+        ]  # fmt: skip
+
 
 def _template_problem(source: str, title: bool) -> str | None:
     # Jinja2 loads only when a route brings its own template.
@@ -120,7 +148,7 @@ def _line_index(node: yaml.Node, path: Path_, index: dict[Path_, int]) -> None:
             _line_index(item, (*path, i), index)
 
 
-def _expand(value: Any, where: Path_, problems: list[str], line_of: Any, used: set[str]) -> Any:
+def _expand(value: Any, where: Path_, problems: list[str], line_of: LineOf, used: set[str]) -> Any:
     if isinstance(value, str):
 
         def replace(m: re.Match[str]) -> str:
@@ -153,13 +181,15 @@ def _expand(value: Any, where: Path_, problems: list[str], line_of: Any, used: s
     return value
 
 
-def load_config(path: Path) -> FileConfig:
+def read_yaml(path: Path, what: str) -> tuple[dict[str, Any], LineOf]:
+    """A YAML mapping and where each of its keys is (`file:line`), for messages that say
+    where a mistake is; `what` names the file in the message when it cannot be read."""
     import yaml  # not at module level: a receiver without a config file never needs it
 
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([f"{path}: cannot read the configuration file: {exc.strerror}"]) from exc
+        raise ConfigError([f"{path}: cannot read the {what}: {exc.strerror}"]) from exc
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -183,6 +213,20 @@ def load_config(path: Path) -> FileConfig:
                 return f"{path}:{index[where[:cut]]}"
         return str(path)
 
+    return data, line_of
+
+
+def validated(model: type[M], data: dict[str, Any], line_of: LineOf) -> M:
+    """`model` from `data`, or a ConfigError with every mistake at its file:line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([_explain(e, line_of) for e in exc.errors()]) from exc
+
+
+def load_config(path: Path, users: frozenset[str] | None = None) -> FileConfig:
+    """`users`: the web config file's, which `auth` may name (None: no such file)."""
+    data, line_of = read_yaml(path, "configuration file")
     problems: list[str] = []
     used: set[str] = set()
     data = _expand(data, (), problems, line_of, used)
@@ -194,21 +238,41 @@ def load_config(path: Path) -> FileConfig:
     # are known: mask what is secret in any URL, and what came from ${VAR}.
     given = {s for url in _channel_urls(data) for s in given_secrets(url)}
     with masking(Masker(used | given)):
-        try:
-            config = FileConfig.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError([_explain(e, line_of) for e in exc.errors()]) from exc
-        broken = config.problems()
+        config = validated(FileConfig, data, line_of)
+        broken = config.problems() + config.auth_problems(users)
         if broken:
             raise ConfigError([f"{line_of(where)}: {message}" for where, message in broken])
         from receiver.notify.channels import secrets_of
 
         urls = [url for urls in config.channels.values() for url in urls]
-        config._secrets = frozenset(used | given | secrets_of(urls))
+        token = config.auth.webhook.bearer_token
+        config._secrets = frozenset(used | given | secrets_of(urls) | ({token} if token else set()))
     if config.runbooks_dir is not None and not config.runbooks_dir.is_absolute():
         # Relative to the file, so that a config and its runbooks move together.
         config = config.model_copy(update={"runbooks_dir": path.parent / config.runbooks_dir})
+    token_file = config.auth.webhook.bearer_token_file
+    if token_file is not None:
+        config = _with_token_from(config, path.parent / token_file, line_of)
     return config
+
+
+def _with_token_from(config: FileConfig, path: Path, line_of: LineOf) -> FileConfig:
+    """The token file read into `bearer_token` (relative to the config file, read at start
+    and on every reload), and made a secret."""
+    where = line_of(("auth", "webhook", "bearer_token_file"))
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError([f"{where}: cannot read {path}: {reason}; give a readable file"]) from exc
+    if not token:
+        raise ConfigError([f"{where}: {path} is empty; write the token in it"])
+    webhook = config.auth.webhook.model_copy(
+        update={"bearer_token": token, "bearer_token_file": None}
+    )
+    fresh = config.model_copy(update={"auth": config.auth.model_copy(update={"webhook": webhook})})
+    fresh._secrets = config.secrets | {token}
+    return fresh
 
 
 def _channel_urls(data: dict[str, Any]) -> list[str]:
@@ -222,7 +286,7 @@ def _channel_urls(data: dict[str, Any]) -> list[str]:
     return [url for group in urls for url in group if isinstance(url, str)]
 
 
-def _explain(error: Any, line_of: Any) -> str:
+def _explain(error: Any, line_of: LineOf) -> str:
     loc = tuple("continue" if p == "continue_" else p for p in error["loc"])
     dotted = ".".join(str(p) for p in loc) or "(top level)"
     if error["type"] == "extra_forbidden":

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from receiver.domain.auth import Policy
 from receiver.domain.runbooks import Runbooks
 from receiver.notify.worker import Rules
 from receiver.runtime.config import FileConfig, load_config
@@ -20,6 +21,7 @@ from receiver.runtime.errors import ConfigError
 from receiver.runtime.runbooks import load_runbooks
 from receiver.runtime.secrets import Masker
 from receiver.runtime.settings import Settings
+from receiver.runtime.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,18 @@ class Setup:
 
     config: FileConfig
     runbooks: Runbooks
+    web: WebConfig = field(default_factory=WebConfig)
+
+    @cached_property
+    def policy(self) -> Policy:
+        """Who may call what (receiver.domain.auth), from both files."""
+        auth = self.config.auth
+        return Policy(
+            users=frozenset(self.web.basic_auth_users),
+            admins=None if auth.admins is None else frozenset(auth.admins),
+            webhook_users=None if auth.webhook.users is None else frozenset(auth.webhook.users),
+            webhook_token=auth.webhook.bearer_token is not None,
+        )
 
     @cached_property
     def delivery_rules(self) -> Rules:
@@ -42,11 +56,22 @@ class Setup:
         )
 
 
+_LOOPBACK = ("127.", "::1", "localhost")
+
+
+def exposed(settings: Settings, setup: Setup) -> bool:
+    """Listening beyond this machine with nobody to sign in: worth a warning in the log
+    and a banner on every page."""
+    return not setup.policy.signs_in and not settings.host.startswith(_LOOPBACK)
+
+
 def load_setup(settings: Settings) -> Setup:
-    """The config file (if any) and the runbooks folder it names (default ./runbooks);
-    ConfigError lists every problem of both."""
-    config = load_config(settings.config) if settings.config else FileConfig()
-    return Setup(config, load_runbooks(config.runbooks_dir or DEFAULT_RUNBOOKS_DIR))
+    """The web config file and the config file (if any), and the runbooks folder it names
+    (default ./runbooks)."""
+    web = load_web_config(settings.web_config_file) if settings.web_config_file else WebConfig()
+    users = frozenset(web.basic_auth_users) if settings.web_config_file else None
+    config = load_config(settings.config, users) if settings.config else FileConfig()
+    return Setup(config, load_runbooks(config.runbooks_dir or DEFAULT_RUNBOOKS_DIR), web)
 
 
 class Live:

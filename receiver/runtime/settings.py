@@ -40,6 +40,10 @@ class Settings(BaseModel):
         description="SQLAlchemy URL: sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB",
     )
     config: Path | None = Field(None, description="YAML configuration file (optional)")
+    web_config_file: Path | None = Field(
+        None,
+        description="users (bcrypt) and TLS, in the format Prometheus and Alertmanager read",
+    )
     log_level: LogLevel = Field("info", description="log verbosity")
     max_body_bytes: int = Field(
         10 * 1024 * 1024, gt=0, description="largest webhook body accepted, in bytes"
@@ -61,6 +65,12 @@ class Settings(BaseModel):
         description="longest wait on the database (connecting, a pooled connection, one "
         "statement, SQLite's lock); past it the answer is 503 and Alertmanager retries",
     )
+    max_concurrent_requests: int = Field(
+        1024,
+        gt=0,
+        description="requests handled at once at most; more are answered 503 with "
+        "Retry-After at once (health checks are always answered)",
+    )
     migrate: bool = Field(True, description="upgrade the database schema on start")
     external_url: str = Field(
         "",
@@ -72,7 +82,7 @@ class Settings(BaseModel):
         description="SQLite durability: NORMAL survives a process crash, FULL a power loss",
     )
 
-    @field_validator("config", mode="before")
+    @field_validator("config", "web_config_file", mode="before")
     @classmethod
     def _empty_means_none(cls, value: object) -> object:
         # `RECEIVER_CONFIG=` (a compose file's unset variable) means no file, not ".".

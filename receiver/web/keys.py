@@ -17,3 +17,4 @@ LIVE = web.AppKey("live", Live)
 OUTBOX = web.AppKey("outbox", Outbox)
 MASKER = web.AppKey("masker", Masker)
 OBSERVER = web.AppKey("observer", Observer)
+USER: web.RequestKey[str | None] = web.RequestKey("user")  # who signed in, if anyone

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from receiver.domain.auth import Access
+from receiver.web.keys import SETTINGS
 from receiver.web.query import BadQuery
 from receiver.web.responses import STORAGE_ERRORS, error, storage_unavailable
+from receiver.web.routes import access_of
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,71 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return error(500, "internal error; the receiver's log has the details")
+
+
+INFLIGHT = web.AppKey("inflight", list[int])  # one counter, mutable in place
+
+
+@web.middleware
+async def admission(request: web.Request, handler: Any) -> web.StreamResponse:
+    """At most `max_concurrent_requests` in the house: slow senders (a body trickling in)
+    or a flood hold memory and sockets, and past the cap a quick 503 with Retry-After
+    serves everyone better than a slow answer to all. Health probes always get in, so a
+    busy receiver is not mistaken for a dead one."""
+    inflight = request.app[INFLIGHT]
+    full = inflight[0] >= request.app[SETTINGS].max_concurrent_requests
+    if full and access_of(request) is not Access.PUBLIC:
+        log.warning("overloaded: %d requests in flight; answering 503", inflight[0])
+        return storage_unavailable("too many requests at once; retry later")
+    inflight[0] += 1
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    finally:
+        inflight[0] -= 1
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@web.middleware
+async def same_origin(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A browser on another site must not act through a signed-in user's browser (it
+    would send the user's credentials along). Browsers say where a request comes from
+    (Sec-Fetch-Site, or in older ones Origin, compared with Host then); Alertmanager and
+    scripts send neither, so they are unaffected.
+    """
+    if request.method not in SAFE_METHODS:
+        site = request.headers.get("Sec-Fetch-Site")
+        origin = request.headers.get("Origin")
+        if site is not None:
+            foreign = site not in ("same-origin", "none")
+        else:
+            foreign = origin is not None and (
+                origin == "null" or urlsplit(origin).netloc != request.host
+            )
+        if foreign:
+            log.info("refused %s %s from another site (%s)", request.method, request.path, origin)
+            return error(403, "refused: this request came from another site")
+    response: web.StreamResponse = await handler(request)
+    return response
+
+
+# Pages use only what the service serves itself (no inline script or style), and nothing
+# may frame them; JSON answers carry the same headers, harmlessly.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+async def security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
 
 
 @web.middleware

@@ -3,12 +3,12 @@ routes, so an auth middleware has one place to look: access_of(request)."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from receiver.domain.auth import Access
 from receiver.web.api.alerts import get_alert, list_alerts
 from receiver.web.api.incidents import get_incident, list_incidents
 from receiver.web.api.notifications import list_notifications, retry_notification
@@ -18,13 +18,6 @@ from receiver.web.pages.assets import static_file
 from receiver.web.pages.incidents import incident_page
 from receiver.web.pages.runbooks import runbook_page, runbooks_page
 from receiver.web.webhook import receive_alerts
-
-
-class Access(enum.Enum):
-    PUBLIC = "public"  # anyone, never asked for credentials (health probes, static files)
-    WEBHOOK = "webhook"  # Alertmanager only, with the credentials its http_config brings
-    READ = "read"  # people and tools reading history (the JSON API's GETs, the pages)
-    ADMIN = "admin"  # operators (reloading the configuration, retrying a notification)
 
 
 @dataclass(frozen=True)
@@ -43,7 +36,7 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/-/healthy", healthy, Access.PUBLIC),
     Route("GET", "/-/ready", ready, Access.PUBLIC),
-    Route("GET", "/static/{name}", static_file, Access.PUBLIC),
+    Route("GET", "/static/{name}", static_file, Access.READ),
     Route("POST", "/alerts", receive_alerts, Access.WEBHOOK),
     Route("GET", "/api/v1/alerts", list_alerts, Access.READ),
     Route("GET", "/api/v1/alerts/{id}", get_alert, Access.READ),

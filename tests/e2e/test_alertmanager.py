@@ -7,6 +7,7 @@ Alertmanager groups them and calls the receiver's webhook. Runs on SQLite and Po
 from __future__ import annotations
 
 import asyncio
+import base64
 import shutil
 import socket
 import subprocess
@@ -44,7 +45,7 @@ receivers:
       - url: {url}
         send_resolved: true
         max_alerts: 0
-"""
+{http_config}"""
 
 
 def _free_port() -> int:
@@ -54,10 +55,13 @@ def _free_port() -> int:
     return port
 
 
-def _launch(workdir: Path, webhook_url: str, port: int) -> subprocess.Popen[bytes]:
+def _launch(
+    workdir: Path, webhook_url: str, port: int, http_config: str
+) -> subprocess.Popen[bytes]:
     assert BINARY is not None
     workdir.mkdir(parents=True)
-    (workdir / "alertmanager.yml").write_text(CONFIG.format(url=webhook_url))
+    config = CONFIG.format(url=webhook_url, http_config=http_config)
+    (workdir / "alertmanager.yml").write_text(config)
     with (workdir / "alertmanager.log").open("w") as log:
         return subprocess.Popen(
             [
@@ -73,11 +77,14 @@ def _launch(workdir: Path, webhook_url: str, port: int) -> subprocess.Popen[byte
 
 
 @asynccontextmanager
-async def alertmanager(workdir: Path, webhook_url: str) -> AsyncIterator[str]:
-    """One Alertmanager, clustering off, on a free loopback port; yields its base URL."""
+async def alertmanager(
+    workdir: Path, webhook_url: str, http_config: str = ""
+) -> AsyncIterator[str]:
+    """One Alertmanager, clustering off, on a free loopback port; yields its base URL.
+    `http_config`: the webhook's http_config block (credentials), indented to sit in it."""
     require(BINARY is not None, "prometheus-alertmanager is not installed (apt-get install it)")
     port = _free_port()
-    proc = await asyncio.to_thread(_launch, workdir, webhook_url, port)
+    proc = await asyncio.to_thread(_launch, workdir, webhook_url, port, http_config)
     base = f"http://127.0.0.1:{port}"
     try:
         await _wait_ready(proc, base, workdir / "alertmanager.log")
@@ -293,3 +300,57 @@ async def test_alertmanager_retries_carry_alerts_across_a_database_outage(
             return len(await stored_alerts(client)) == 3
 
         await wait_for(arrived, "the three alerts after the outage")
+
+
+TOKEN = "am-token-0123456789"
+BEARER = f"        http_config:\n          authorization:\n            credentials: {TOKEN}\n"
+BASIC = (
+    "        http_config:\n          basic_auth:\n"
+    "            username: alertmanager\n            password: {password}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("http_config", "delivered"),
+    [
+        (BEARER, True),
+        (BASIC.format(password="am-pw-333"), True),
+        (BEARER.replace(TOKEN, "not-the-token"), False),
+        (BASIC.format(password="wrong"), False),
+        ("", False),
+    ],
+    ids=["bearer", "basic", "wrong-bearer", "wrong-basic", "none"],
+)
+async def test_alertmanager_with_credentials_delivers_and_without_is_refused(
+    aiohttp_client: Callable[..., Awaitable[Client]],
+    settings: Settings,
+    tmp_path: Path,
+    http_config: str,
+    delivered: bool,
+) -> None:
+    import bcrypt
+
+    hashed = bcrypt.hashpw(b"am-pw-333", bcrypt.gensalt(4)).decode()
+    web = tmp_path / "web.yml"
+    web.write_text(f"basic_auth_users:\n  alertmanager: {hashed}\n")
+    config = tmp_path / "receiver.yml"
+    config.write_text(f"auth:\n  webhook:\n    bearer_token: {TOKEN}\n    users: [alertmanager]\n")
+    update = {"config": config, "web_config_file": web}
+    client = await aiohttp_client(create_app(settings.model_copy(update=update)))
+    reader = {"Authorization": "Basic " + base64.b64encode(b"alertmanager:am-pw-333").decode()}
+    url = str(client.make_url("/alerts"))
+    async with alertmanager(tmp_path / "am", url, http_config) as base:
+        await push(base, [prom_alert("api-0", datetime.now(UTC) - timedelta(minutes=1))])
+
+        async def stored() -> bool:
+            resp = await client.get("/api/v1/alerts", headers=reader)
+            return len((await resp.json())["alerts"]) == 1
+
+        async def refused() -> bool:
+            return await _failed_attempts(base) >= 2
+
+        await wait_for(
+            stored if delivered else refused, "the delivery" if delivered else "refusals"
+        )
+        if not delivered:
+            assert not await stored()

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from receiver.runtime.live import exposed
+from receiver.web.keys import LIVE, SETTINGS
+
 if TYPE_CHECKING:
     from jinja2 import Environment
 
@@ -25,8 +28,10 @@ def _environment() -> Environment:
     )
 
 
-def page(template: str, status: int = 200, **context: Any) -> web.Response:
-    html = _environment().get_template(template).render(**context)
+def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    """Every page knows whether the service is open to anyone (a banner says so)."""
+    open_to_anyone = exposed(request.app[SETTINGS], request.app[LIVE].current)
+    html = _environment().get_template(template).render(exposed=open_to_anyone, **context)
     return web.Response(text=html, status=status, content_type="text/html")
 
 

@@ -37,6 +37,7 @@ async def runbooks_page(request: web.Request) -> web.Response:
     found = await _coverage(request)
     rows = [_row(r, found.usage[r.slug]) for r in runbooks.items]
     return page(
+        request,
         "runbooks.html",
         rows=rows,
         unmatched=found.unmatched,
@@ -49,10 +50,11 @@ async def runbook_page(request: web.Request) -> web.Response:
     slug = request.match_info["slug"]
     runbook = request.app[LIVE].current.runbooks.by_slug.get(slug)
     if runbook is None:
-        return page("missing.html", status=404, slug=slug)
+        return page(request, "missing.html", status=404, slug=slug)
     found = await _coverage(request)
     usage = found.usage[slug]
     return page(
+        request,
         "runbook.html",
         runbook=runbook,
         html=markdown_html(runbook.body),
