@@ -43,7 +43,7 @@ from receiver.web.middlewares import (
     same_origin,
     security_headers,
 )
-from receiver.write import reminders, retention
+from receiver.write import heartbeats, reminders, retention
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +99,16 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
 
 async def _periodic(app: web.Application) -> AsyncIterator[None]:
     """The scheduler's jobs; they start after the outbox they wake, and stop before it."""
-    live, writer, worker = app[LIVE], app[WRITER], app[OUTBOX]
+    live, writer, worker, observer = app[LIVE], app[WRITER], app[OUTBOX], app[OBSERVER]
 
     async def remind() -> None:
-        if await reminders.sweep(writer, live.current.config.routes):
+        if await reminders.sweep(writer, live.current.routes):
+            worker.wake()
+
+    async def judge_heartbeats() -> None:
+        setup = live.current
+        now = datetime.now(UTC)
+        if await heartbeats.check(writer, setup.config.heartbeats, setup.routes, now, observer):
             worker.wake()
 
     async def prune() -> None:
@@ -111,6 +117,11 @@ async def _periodic(app: web.Application) -> AsyncIterator[None]:
     scheduler = Scheduler()
     scheduler.every("reminders", lambda: live.current.config.delivery.reminder_check, remind)
     scheduler.every("retention", lambda: live.current.config.retention.check, prune)
+    scheduler.every(
+        "heartbeats",
+        lambda: heartbeats.check_interval(live.current.config.heartbeats),
+        judge_heartbeats,
+    )
     scheduler.start()
     yield
     await scheduler.stop()

@@ -24,7 +24,7 @@ class Route(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     match: list[MatcherField] = Field(default_factory=list)
-    channels: list[str] = Field(min_length=1)
+    channels: list[str]  # required; `[]` sends nowhere (and stops, unless `continue`)
     send_resolved: bool = True
     repeat_interval: Duration | None = None
     continue_: bool = Field(False, alias="continue")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError
 
 from receiver.domain.auth import AuthSection
+from receiver.domain.heartbeats import Heartbeat
 from receiver.domain.routing import Route
 from receiver.notify.policy import Delivery
 from receiver.runtime.errors import ConfigError
@@ -48,6 +49,7 @@ class FileConfig(BaseModel):
     delivery: Delivery = Field(default_factory=Delivery)
     retention: Retention = Field(default_factory=Retention)
     auth: AuthSection = Field(default_factory=AuthSection)
+    heartbeats: list[Heartbeat] = Field(default_factory=list)
     runbooks_dir: Path | None = None
     runbook_steps: int = Field(3, ge=0, le=50)
     _secrets: frozenset[str] = PrivateAttr(frozenset())
@@ -97,6 +99,26 @@ class FileConfig(BaseModel):
                         f"define it under channels (defined: {', '.join(known) or 'none'})",
                     )
                 )
+        return problems + self._heartbeat_problems(known)
+
+    def _heartbeat_problems(self, known: list[str]) -> list[tuple[Path_, str]]:
+        problems: list[tuple[Path_, str]] = []
+        names: set[str] = set()
+        for i, hb in enumerate(self.heartbeats):
+            if hb.name in names:
+                problems.append(
+                    (("heartbeats", i), f"a second heartbeat named {hb.name!r}; give it a name:")
+                )
+            names.add(hb.name)
+            for j, channel in enumerate(hb.channels):
+                if channel not in self.channels:
+                    problems.append(
+                        (
+                            ("heartbeats", i, "channels", j),
+                            f"unknown channel {channel!r}; "
+                            f"define it under channels (defined: {', '.join(known) or 'none'})",
+                        )
+                    )
         return problems
 
     def auth_problems(self, users: frozenset[str] | None) -> list[tuple[Path_, str]]:

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from receiver.domain import heartbeats
 from receiver.domain.auth import Policy
+from receiver.domain.routing import Route
 from receiver.domain.runbooks import Runbooks
 from receiver.notify.worker import Rules
 from receiver.runtime.config import FileConfig, load_config
@@ -48,11 +50,17 @@ class Setup:
         )
 
     @cached_property
+    def routes(self) -> list[Route]:
+        """The config file's routes after those of the heartbeats (their own incidents to
+        their channels; the heartbeat alerts themselves nowhere)."""
+        return heartbeats.routes(self.config.heartbeats) + self.config.routes
+
+    @cached_property
     def delivery_rules(self) -> Rules:
         """The part the outbox worker reads."""
         config = self.config
         return Rules(
-            config.channels, config.routes, config.delivery, self.runbooks, config.runbook_steps
+            config.channels, self.routes, config.delivery, self.runbooks, config.runbook_steps
         )
 
 

@@ -247,3 +247,13 @@ notification_attempts = Table(
     Column("replica", String(64), nullable=False),
     Index(None, "notification_id", "id"),
 )
+
+# One row per configured heartbeat (receiver.domain.heartbeats): when a firing alert of it
+# last arrived, and since when it has been overdue (None: it is not).
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("missing_since", UTCDateTime()),
+)

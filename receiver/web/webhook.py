@@ -15,10 +15,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from receiver.domain import heartbeats
 from receiver.domain.wire import Webhook
 from receiver.runtime.settings import Settings
 from receiver.web.keys import LIVE, OBSERVER, OUTBOX, SETTINGS, WRITER
 from receiver.web.responses import STORAGE_ERRORS, error, ok, storage_unavailable
+from receiver.write.heartbeats import record as record_heartbeats
 from receiver.write.ingest import ingest
 
 log = logging.getLogger(__name__)
@@ -168,9 +170,13 @@ async def _receive(request: web.Request) -> web.Response:
             f"overloaded: {writer.queued} webhooks are waiting for the database; "
             "the webhook was not stored, retry later"
         )
+    setup = request.app[LIVE].current
+    received_at = datetime.now(UTC)
     try:
-        routes = request.app[LIVE].current.config.routes
-        summary = await ingest(writer, hook, datetime.now(UTC), routes, request.app[OBSERVER])
+        summary = await ingest(writer, hook, received_at, setup.routes, request.app[OBSERVER])
+        beating = heartbeats.seen(setup.config.heartbeats, hook)
+        if beating:  # after the alerts: a retry of a failed sighting is a duplicate
+            await record_heartbeats(writer, beating, received_at)
     except STORAGE_ERRORS as exc:
         log.error("storage failed, asking Alertmanager to retry: %s", type(exc).__name__)
         log.debug("storage failure detail", exc_info=True)
