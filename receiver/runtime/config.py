@@ -75,34 +75,15 @@ class FileConfig(BaseModel):
                     check_url(url, f"channel {name!r} URL #{i + 1}")
                 except ValueError as exc:
                     problems.append((("channels", name, i), str(exc)))
-        known = sorted(self.channels)
         for i, route in enumerate(self.routes):
-            for j, channel in enumerate(route.channels):
-                if channel not in self.channels:
-                    problems.append(
-                        (
-                            ("routes", i, "channels", j),
-                            f"unknown channel {channel!r}; "
-                            f"define it under channels (defined: {', '.join(known) or 'none'})",
-                        )
-                    )
+            problems += self._unknown(("routes", i), route.channels)
             for name, source in (("title", route.title), ("body", route.body)):
                 if source is not None:
                     problem = _template_problem(source, title=name == "title")
                     if problem:
                         problems.append((("routes", i, name), f"routes.{i}.{name}: {problem}"))
-            if route.fallback is not None and route.fallback not in self.channels:
-                problems.append(
-                    (
-                        ("routes", i, "fallback"),
-                        f"unknown fallback channel {route.fallback!r}; "
-                        f"define it under channels (defined: {', '.join(known) or 'none'})",
-                    )
-                )
-        return problems + self._heartbeat_problems(known)
-
-    def _heartbeat_problems(self, known: list[str]) -> list[tuple[Path_, str]]:
-        problems: list[tuple[Path_, str]] = []
+            if route.fallback is not None:
+                problems += self._unknown(("routes", i), [route.fallback], "fallback")
         names: set[str] = set()
         for i, hb in enumerate(self.heartbeats):
             if hb.name in names:
@@ -110,16 +91,23 @@ class FileConfig(BaseModel):
                     (("heartbeats", i), f"a second heartbeat named {hb.name!r}; give it a name:")
                 )
             names.add(hb.name)
-            for j, channel in enumerate(hb.channels):
-                if channel not in self.channels:
-                    problems.append(
-                        (
-                            ("heartbeats", i, "channels", j),
-                            f"unknown channel {channel!r}; "
-                            f"define it under channels (defined: {', '.join(known) or 'none'})",
-                        )
-                    )
+            problems += self._unknown(("heartbeats", i), hb.channels)
         return problems
+
+    def _unknown(
+        self, where: Path_, channels: list[str], key: str = "channels"
+    ) -> list[tuple[Path_, str]]:
+        """A name that points at no channel: at its place in the file, with the known ones."""
+        known = ", ".join(sorted(self.channels)) or "none"
+        what = "fallback channel" if key == "fallback" else "channel"
+        return [
+            (
+                (*where, key) if key == "fallback" else (*where, key, j),
+                f"unknown {what} {channel!r}; define it under channels (defined: {known})",
+            )
+            for j, channel in enumerate(channels)
+            if channel not in self.channels
+        ]
 
     def auth_problems(self, users: frozenset[str] | None) -> list[tuple[Path_, str]]:
         """Names in `auth` must be users of the web config file."""
