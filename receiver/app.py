@@ -27,6 +27,7 @@ from receiver.store.engine import Writer, create_engine
 from receiver.web import routes
 from receiver.web.auth import PASSWORDS, Passwords, authenticate
 from receiver.web.keys import (
+    DRAINING,
     ENGINE,
     LIVE,
     MASKER,
@@ -40,6 +41,7 @@ from receiver.web.middlewares import (
     admission,
     bad_queries,
     json_errors,
+    request_log,
     same_origin,
     security_headers,
 )
@@ -47,7 +49,15 @@ from receiver.write import heartbeats, reminders, retention
 
 log = logging.getLogger(__name__)
 
-OUTBOX_SHUTDOWN_SECONDS = 1.5
+_DRAIN_UNTIL = web.AppKey("drain_until", list[float])  # the shutdown deadline, once set
+
+
+def drain(app: web.Application) -> None:
+    """Shutting down: readiness fails from now, and requests in flight and the outbox's
+    sends share one deadline, `shutdown_timeout` from now."""
+    timeout = app[SETTINGS].shutdown_timeout.total_seconds()
+    app[_DRAIN_UNTIL].append(asyncio.get_running_loop().time() + timeout)
+    app[DRAINING].set()
 
 
 def _database_secrets(settings: Settings) -> set[str]:
@@ -91,7 +101,9 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
     app[OUTBOX] = worker
     task = asyncio.create_task(worker.run(), name="outbox")
     yield
-    await worker.stop(OUTBOX_SHUTDOWN_SECONDS)
+    loop, until = asyncio.get_running_loop(), app[_DRAIN_UNTIL]
+    left = until[0] - loop.time() if until else app[SETTINGS].shutdown_timeout.total_seconds()
+    await worker.stop(max(0.1, left))  # what requests left of the deadline, or all of it
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -135,12 +147,14 @@ def create_app(
     if setup is None:
         setup = load_setup(settings)
     app = web.Application(
-        middlewares=[admission, json_errors, same_origin, authenticate, bad_queries]
+        middlewares=[request_log, admission, json_errors, same_origin, authenticate, bad_queries]
     )
     app[INFLIGHT] = [0]
     app.on_response_prepare.append(security_headers)
     app[PASSWORDS] = Passwords()
     app[SETTINGS] = settings
+    app[DRAINING] = asyncio.Event()
+    app[_DRAIN_UNTIL] = []
     app[OBSERVER] = observer
     app[MASKER] = Masker()
     app[LIVE] = Live(settings, setup, app[MASKER], _database_secrets(settings))

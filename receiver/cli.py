@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from receiver.runtime.logs import setup_logging
 from receiver.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("receiver")
 
-SHUTDOWN_DEADLINE_SECONDS = 5.0
 
 _DESCRIPTION = """\
 Prometheus Alertmanager webhook receiver. Point a webhook_config at
@@ -55,6 +55,12 @@ def _add_storage_flags(p: argparse.ArgumentParser) -> None:
         "(default 10s; past it a webhook gets 503 and Alertmanager retries)",
     )
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--log-format",
+        choices=["auto", "json", "text"],
+        help="json (for Loki, Filebeat), text, or auto (default): text on a terminal, "
+        "JSON lines otherwise",
+    )
 
 
 def _add_web_config_flag(p: argparse.ArgumentParser) -> None:
@@ -119,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="requests handled at once at most; more get 503 at once (default 1024)",
+    )
+    serve.add_argument(
+        "--shutdown-timeout",
+        metavar="DURATION",
+        help="on SIGTERM, how long requests and sends in flight may take to finish "
+        "(default 1500ms); the rest is handed back",
     )
     serve.add_argument(
         "--no-migrate",
@@ -202,19 +214,6 @@ def _settings(flags: dict[str, Any]) -> Settings:
         raise SystemExit(2) from exc
 
 
-_CHATTY_LOGGERS = ("aiosqlite", "asyncio", "alembic.runtime.plugins", "apprise")
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for name in _CHATTY_LOGGERS:  # their debug output drowns the receiver's own
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
-
-
 def main(argv: list[str] | None = None) -> None:
     # Start-up allocates a lot and frees little: a full collection in the middle of it
     # costs 60 to 90 ms and finds next to nothing. `serve` turns collection back on once
@@ -235,7 +234,7 @@ def _run(argv: list[str] | None) -> None:
         args.pop("channel", None),
     )
     settings = _settings(args)
-    _setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     if command == "serve":
         asyncio.run(_serve(settings))
     elif command == "migrate":
@@ -413,7 +412,7 @@ async def _notify_test(settings: Settings, channel: str) -> int:
 async def _serve(settings: Settings) -> None:
     from aiohttp import web
 
-    from receiver.app import create_app
+    from receiver.app import create_app, drain
     from receiver.runtime.live import exposed
     from receiver.web.keys import LIVE
 
@@ -421,8 +420,8 @@ async def _serve(settings: Settings) -> None:
     app = create_app(settings, setup)
     runner = web.AppRunner(
         app,
-        access_log=logging.getLogger("aiohttp.access") if settings.log_level == "debug" else None,
-        shutdown_timeout=SHUTDOWN_DEADLINE_SECONDS,
+        access_log=None,  # one line per request comes from web/middlewares.request_log
+        shutdown_timeout=settings.shutdown_timeout.total_seconds(),
     )
     await runner.setup()
     tls = setup.web.ssl_context()
@@ -455,5 +454,7 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     loop.add_signal_handler(signal.SIGHUP, app[LIVE].reload_soon)
     await stop.wait()
-    log.info("shutting down")
+    log.info("shutting down: finishing what is in flight for at most %s", settings.shutdown_timeout)
+    drain(app)  # /-/ready answers 503 from now on, so a load balancer stops sending
     await runner.cleanup()
+    log.info("stopped")

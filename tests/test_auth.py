@@ -25,7 +25,7 @@ from receiver.runtime.webconfig import load_web_config
 from receiver.web.routes import ROUTES
 from tests.conftest import Client
 from tests.payloads import alert, webhook
-from tests.processes import address, serve
+from tests.processes import address, logs, serve
 
 MakeClient = Callable[..., Awaitable[Client]]
 PASSWORDS = {"alice": "alice-pw-1", "bob": "bob-pw-22", "alertmanager": "am-pw-333"}
@@ -375,8 +375,8 @@ def test_serving_on_an_open_address_without_users_warns_loudly(tmp_path: Path) -
         address(proc)
     finally:
         proc.send_signal(signal.SIGTERM)
-        _out, rest = proc.communicate(timeout=15)
-    assert "NOBODY SIGNS IN" not in rest
+        proc.wait(timeout=15)
+    assert "NOBODY SIGNS IN" not in logs(proc)
     proc = serve(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", "--host", "0.0.0.0")
     assert proc.stderr is not None
     try:

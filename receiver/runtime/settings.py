@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy.engine import make_url
 
 from receiver.domain.durations import Duration
+from receiver.runtime.logs import LogFormat
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./receiver.db"
 ENV_PREFIX = "RECEIVER_"
@@ -45,6 +46,9 @@ class Settings(BaseModel):
         description="users (bcrypt) and TLS, in the format Prometheus and Alertmanager read",
     )
     log_level: LogLevel = Field("info", description="log verbosity")
+    log_format: LogFormat = Field(
+        "auto", description="json, text, or auto: text on a terminal, JSON lines otherwise"
+    )
     max_body_bytes: int = Field(
         10 * 1024 * 1024, gt=0, description="largest webhook body accepted, in bytes"
     )
@@ -70,6 +74,11 @@ class Settings(BaseModel):
         gt=0,
         description="requests handled at once at most; more are answered 503 with "
         "Retry-After at once (health checks are always answered)",
+    )
+    shutdown_timeout: Duration = Field(
+        timedelta(milliseconds=1500),
+        description="on SIGTERM, how long requests in flight and sends under way may take "
+        "to finish, together; what is left is handed back for the next start or replica",
     )
     migrate: bool = Field(True, description="upgrade the database schema on start")
     external_url: str = Field(
@@ -104,7 +113,7 @@ class Settings(BaseModel):
             )
         return url
 
-    @field_validator("database_timeout")
+    @field_validator("database_timeout", "shutdown_timeout")
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

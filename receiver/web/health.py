@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from receiver.store.schema import HEAD, current_revision
-from receiver.web.keys import ENGINE, LIVE
+from receiver.web.keys import DRAINING, ENGINE, LIVE
 from receiver.web.responses import STORAGE_ERRORS, error, ok
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,10 @@ async def healthy(_request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    """Ready when the database answers and carries the schema this code expects."""
+    """Ready when the database answers and carries the schema this code expects, and
+    the process is not shutting down."""
+    if request.app[DRAINING].is_set():
+        return web.Response(status=503, text="shutting down\n")
     try:
         revision = await current_revision(request.app[ENGINE])
     except STORAGE_ERRORS as exc:

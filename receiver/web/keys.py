@@ -1,5 +1,7 @@
 """Typed keys for what the application shares between handlers."""
 
+import asyncio
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,4 +19,5 @@ LIVE = web.AppKey("live", Live)
 OUTBOX = web.AppKey("outbox", Outbox)
 MASKER = web.AppKey("masker", Masker)
 OBSERVER = web.AppKey("observer", Observer)
+DRAINING = web.AppKey("draining", asyncio.Event)  # set on SIGTERM: not ready any more
 USER: web.RequestKey[str | None] = web.RequestKey("user")  # who signed in, if anyone

@@ -4,13 +4,17 @@ inside a handler still answers in the one JSON error shape."""
 from __future__ import annotations
 
 import logging
+import re
+import time
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from receiver.domain.auth import Access
-from receiver.web.keys import SETTINGS
+from receiver.runtime.logs import REQUEST_ID
+from receiver.web.keys import SETTINGS, USER
 from receiver.web.query import BadQuery
 from receiver.web.responses import STORAGE_ERRORS, error, storage_unavailable
 from receiver.web.routes import access_of
@@ -38,6 +42,47 @@ async def json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 
 INFLIGHT = web.AppKey("inflight", list[int])  # one counter, mutable in place
+access_log = logging.getLogger("receiver.access")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_PROBES = frozenset({"/-/healthy", "/-/ready"})
+
+
+@web.middleware
+async def request_log(request: web.Request, handler: Any) -> web.StreamResponse:
+    """One line per request, with a request id: the caller's X-Request-Id when it is a
+    plain token (a proxy's or a tracing header's), else a fresh one; it is answered back
+    and carried by every line logged meanwhile. Health probes log at debug (a load
+    balancer asks every few seconds)."""
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+    token = REQUEST_ID.set(request_id)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response: web.StreamResponse = await handler(request)
+        status = response.status
+        if not response.prepared:
+            response.headers["X-Request-Id"] = request_id
+        return response
+    finally:
+        seconds = time.perf_counter() - started
+        access_log.log(
+            logging.DEBUG if request.path in _PROBES else logging.INFO,
+            "%s %s %d %.1f ms",
+            request.method,
+            request.path,
+            status,
+            seconds * 1000,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "seconds": round(seconds, 6),
+                "remote": request.remote,
+                "user": request.get(USER),
+            },
+        )
+        REQUEST_ID.reset(token)
 
 
 @web.middleware
