@@ -5,6 +5,7 @@ machine hits both versions alike and each result is a ratio measured beside its 
 
     python bench/ab.py d3e038e                       # 3 rounds of 10 s runs
     python bench/ab.py d3e038e --rounds 5 --seconds 5
+    python bench/ab.py f641a9e --new 76b587d         # two revisions, no working tree
 
 Scenarios: fresh and repeat on SQLite, fresh on Postgres (bench/run.py's wrk scripts,
 16 connections). Every receiver starts on a new database. Prints a Markdown table.
@@ -13,6 +14,7 @@ Scenarios: fresh and repeat on SQLite, fresh on Postgres (bench/run.py's wrk scr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -21,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from run import ROOT, bare, postgres_database, receiver, wrk
+from run import ROOT, add_postgres_flag, bare, postgres_database, receiver, wrk
 
 SCENARIOS = (
     ("fresh: 1 new alert per webhook, SQLite", "fresh.lua", "sqlite"),
@@ -38,6 +40,9 @@ def worktree(revision: str) -> Iterator[Path]:
         check=True,
         capture_output=True,
     )
+    # The installed (editable) package maps receiver.migrations to this checkout's
+    # migrations/; the other version must migrate with its own.
+    (folder / "receiver" / "migrations").symlink_to(folder / "migrations")
     try:
         yield folder
     finally:
@@ -60,19 +65,17 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("revision", help="the version to compare the working tree with")
+    parser.add_argument("--new", help="a revision to use instead of the working tree")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-        ),
-    )
+    add_postgres_flag(parser)
     args = parser.parse_args()
     results: dict[tuple[str, str], list[float]] = {}
     work = Path(tempfile.mkdtemp(prefix="receiver-ab-db-"))
-    with worktree(args.revision) as old:
-        trees = {args.revision: old, "working tree": ROOT}
+    newer = worktree(args.new) if args.new else contextlib.nullcontext(ROOT)
+    with worktree(args.revision) as old, newer as new:
+        label = args.new or "working tree"
+        trees = {args.revision: old, label: new}
         for round_ in range(args.rounds):
             with bare() as base:
                 ceiling = wrk(base, "fresh.lua", args.seconds).rps
@@ -83,11 +86,12 @@ def main() -> None:
                     results.setdefault((version, name), []).append(rps / ceiling)
                     print(f"round {round_ + 1} {version}: {name}: {rps:,.0f}/s", flush=True)
     print()
-    print(f"| scenario | {args.revision} / bare | working tree / bare | new / old |")
+    label = args.new or "working tree"
+    print(f"| scenario | {args.revision} / bare | {label} / bare | new / old |")
     print("| --- | --- | --- | --- |")
     for name, _script, _kind in SCENARIOS:
         old_ratios = results[(args.revision, name)]
-        new_ratios = results[("working tree", name)]
+        new_ratios = results[(label, name)]
         old_median, new_median = statistics.median(old_ratios), statistics.median(new_ratios)
         print(
             f"| {name} | {old_median:.3f} ({min(old_ratios):.3f} to {max(old_ratios):.3f}) "

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ab import worktree
-from run import free_port, postgres_database, serve, wait_ready
+from run import add_postgres_flag, free_port, postgres_database, serve, wait_ready
 
 PING_EVERY = 0.005
 AFTER = 0.25  # keep pinging past the answer: freeing a big webhook happens on the loop too
@@ -200,12 +200,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--against", help="a git revision measured too, in alternate turns")
     parser.add_argument("--databases", default="sqlite,postgres")
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-        ),
-    )
+    add_postgres_flag(parser)
     args = parser.parse_args()
     cases = {
         "10,000 alerts, stored": (realistic(10_000), 200, 10_000),

@@ -72,6 +72,16 @@ def serve(database_url: str, port: int, tree: Path | None = None) -> subprocess.
     )  # fmt: skip
 
 
+def add_postgres_flag(parser: argparse.ArgumentParser) -> None:
+    """Where the Postgres scenarios run (every bench script takes the same flag)."""
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+
+
 @contextmanager
 def receiver(database_url: str, tree: Path | None = None) -> Iterator[str]:
     port = free_port()
@@ -356,12 +366,7 @@ def main() -> None:
     parser.add_argument(
         "--open-seconds", type=float, default=60, help="length of the 1000/s open-loop run"
     )
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-        ),
-    )
+    add_postgres_flag(parser)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = parser.parse_args()
     if shutil.which("wrk") is None:

@@ -17,7 +17,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from receiver.notify.worker import Outbox
-from receiver.observe import QUIET, Observer
+from receiver.observe import Observer, Several
 from receiver.runtime.live import Live, Setup, load_setup
 from receiver.runtime.scheduler import Scheduler
 from receiver.runtime.secrets import Masker, masked_url, masking
@@ -36,13 +36,11 @@ from receiver.web.keys import (
     SETTINGS,
     WRITER,
 )
+from receiver.web.metrics import METRICS, Metrics
 from receiver.web.middlewares import (
     INFLIGHT,
-    admission,
-    bad_queries,
+    front_door,
     json_errors,
-    request_log,
-    same_origin,
     security_headers,
 )
 from receiver.write import heartbeats, reminders, retention
@@ -140,22 +138,21 @@ async def _periodic(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(
-    settings: Settings, setup: Setup | None = None, observer: Observer = QUIET
+    settings: Settings, setup: Setup | None = None, observer: Observer | None = None
 ) -> web.Application:
     """`setup` defaults to what settings.config names (ConfigError if anything is bad);
-    `observer` hears what happens (receiver.observe)."""
+    `observer`, if given, hears what happens (receiver.observe) besides /metrics."""
     if setup is None:
         setup = load_setup(settings)
-    app = web.Application(
-        middlewares=[request_log, admission, json_errors, same_origin, authenticate, bad_queries]
-    )
+    app = web.Application(middlewares=[front_door, json_errors, authenticate])
     app[INFLIGHT] = [0]
     app.on_response_prepare.append(security_headers)
     app[PASSWORDS] = Passwords()
     app[SETTINGS] = settings
     app[DRAINING] = asyncio.Event()
     app[_DRAIN_UNTIL] = []
-    app[OBSERVER] = observer
+    app[METRICS] = metrics = Metrics()
+    app[OBSERVER] = metrics if observer is None else Several(metrics, observer)
     app[MASKER] = Masker()
     app[LIVE] = Live(settings, setup, app[MASKER], _database_secrets(settings))
     app.cleanup_ctx.extend([_masking, _storage, _outbox, _periodic])

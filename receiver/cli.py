@@ -420,7 +420,7 @@ async def _serve(settings: Settings) -> None:
     app = create_app(settings, setup)
     runner = web.AppRunner(
         app,
-        access_log=None,  # one line per request comes from web/middlewares.request_log
+        access_log=None,  # one line per request comes from web/middlewares.front_door
         shutdown_timeout=settings.shutdown_timeout.total_seconds(),
     )
     await runner.setup()

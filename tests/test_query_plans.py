@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine as create_sync_engine
 
-from receiver.store import retention, schema
+from receiver.store import reads, retention, schema
 from receiver.store.engine import create_engine
 from receiver.store.episodes import _LOAD as _LOAD_EPISODES
 from receiver.store.reads import AlertQuery, _alert_conditions
@@ -73,3 +73,9 @@ async def test_retention_steps_walk_an_index_and_delete_by_key(
     assert "TEMP B-TREE" not in window, window  # the index's order, no sort
     deletion = _plan(url, sweep.deletion([1, 2, 3], cutoff), {})
     assert "SCAN" not in deletion, deletion  # by primary key; each check through an index
+
+
+async def test_open_incidents_are_counted_on_the_open_group_index(tmp_path: Path) -> None:
+    """/metrics counts them at every scrape: the cost follows the open ones only."""
+    plan = _plan(await _migrated(tmp_path), reads.OPEN_INCIDENTS, {})
+    assert "USING INDEX uq_incidents_open_group" in plan, plan

@@ -42,6 +42,7 @@ def test_access_classes() -> None:
         ("GET", "/-/ready"),
     }
     assert all(method == "GET" for method, _ in by_access[Access.READ]), "a READ route that writes"
+    assert ("GET", "/metrics") in by_access[Access.READ], "Prometheus scrapes as a reader"
 
 
 @pytest.fixture
@@ -67,6 +68,7 @@ async def probed(
     ("method", "path", "access"),
     [
         ("GET", "/-/healthy", Access.PUBLIC),
+        ("GET", "/metrics", Access.READ),
         ("GET", "/static/style.css", Access.READ),
         ("POST", "/alerts", Access.WEBHOOK),
         ("GET", "/api/v1/alerts", Access.READ),

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from receiver.domain.durations import Duration
 from receiver.domain.routing import Route
+from receiver.observe import QUIET, BreakerState
 from receiver.store.outbox import Claimed
 
 
@@ -90,6 +91,13 @@ class _State:
     open_until: datetime | None = None
     probing: bool = False
 
+    @property
+    def shown(self) -> BreakerState:
+        """Open from the failure that opens it until a probe is let through."""
+        if self.open_until is None:
+            return BreakerState.CLOSED
+        return BreakerState.HALF_OPEN if self.probing else BreakerState.OPEN
+
 
 @dataclass
 class Breaker:
@@ -97,11 +105,13 @@ class Breaker:
 
     Closed: everything goes. After `failures` failed sends in a row it opens: the channel
     is left alone for `cooldown`. Then one probe goes; success closes it, failure opens it
-    again for another cool-down.
+    again for another cool-down. `changed` hears every move (and a channel's first use,
+    closed), for the breaker gauge.
     """
 
     failures: int
     cooldown: timedelta
+    changed: Callable[[str, BreakerState], None] = QUIET.breaker_changed
     _channels: dict[str, _State] = field(default_factory=dict)
 
     def closed_to(self, now: datetime) -> set[str]:
@@ -113,24 +123,35 @@ class Breaker:
         }
 
     def allow(self, channel: str, now: datetime) -> bool:
-        state = self._channels.setdefault(channel, _State())
+        state = self._state(channel)
         if state.open_until is None:
             return True
         if now < state.open_until or state.probing:
             return False
         state.probing = True
+        self.changed(channel, BreakerState.HALF_OPEN)
         return True
 
     def record(self, channel: str, ok: bool, now: datetime) -> None:
-        state = self._channels.setdefault(channel, _State())
+        state = self._state(channel)
+        before = state.shown
         state.probing = False
         if ok:
             state.failures, state.open_until = 0, None
-            return
-        state.failures += 1
-        if state.open_until is not None or state.failures >= self.failures:
-            state.open_until = now + self.cooldown
+        else:
+            state.failures += 1
+            if state.open_until is not None or state.failures >= self.failures:
+                state.open_until = now + self.cooldown
+        if state.shown is not before:
+            self.changed(channel, state.shown)
 
     def reopens_at(self, channel: str) -> datetime | None:
         state = self._channels.get(channel)
         return state.open_until if state else None
+
+    def _state(self, channel: str) -> _State:
+        state = self._channels.get(channel)
+        if state is None:
+            state = self._channels[channel] = _State()
+            self.changed(channel, BreakerState.CLOSED)
+        return state

@@ -72,7 +72,9 @@ class Outbox:
         self._external_url, self._mask, self._replica = external_url, mask, replica
         self._observer = observer
         delivery = rules().delivery
-        self._breaker = Breaker(delivery.breaker_failures, delivery.breaker_cooldown)
+        self._breaker = Breaker(
+            delivery.breaker_failures, delivery.breaker_cooldown, observer.breaker_changed
+        )
         self._wake = asyncio.Event()
         self._stopping = False
         # Claims are bounded by `delivery.concurrency` minus what is in flight, and each
@@ -242,8 +244,16 @@ class Outbox:
 
 
 def _log_outcome(item: outbox.Claimed, status: str, verdict: Verdict) -> None:
+    """One line per attempt, its facts as fields for whoever searches the logs."""
+    fields = {
+        "notification_id": item.id,
+        "incident_id": item.incident_id,
+        "channel": item.channel,
+        "outcome": status,
+        "attempt": item.attempts + 1,
+    }
     if verdict.delivered:
-        log.info("notification %d delivered to %s", item.id, item.channel)
+        log.info("notification %d delivered to %s", item.id, item.channel, extra=fields)
     elif verdict.retry_at is not None:
         log.warning(
             "notification %d to %s %s; retrying at %s",
@@ -251,6 +261,7 @@ def _log_outcome(item: outbox.Claimed, status: str, verdict: Verdict) -> None:
             item.channel,
             status,
             verdict.retry_at,
+            extra=fields,
         )
     else:
         log.error(
@@ -259,4 +270,5 @@ def _log_outcome(item: outbox.Claimed, status: str, verdict: Verdict) -> None:
             item.channel,
             status,
             f", sending to fallback {verdict.fallback}" if verdict.fallback else "",
+            extra=fields,
         )

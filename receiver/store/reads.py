@@ -173,6 +173,16 @@ async def get_incident(conn: AsyncConnection, incident_id: int) -> Row[Any] | No
     return (await conn.execute(select(incidents).where(incidents.c.id == incident_id))).first()
 
 
+# The condition of uq_incidents_open_group, so the count walks that partial index: its
+# cost follows the open incidents, not the history.
+OPEN_INCIDENTS = select(func.count()).where(incidents.c.status != "resolved")
+
+
+async def open_incidents(conn: AsyncConnection) -> int:
+    """Incidents not resolved yet (open or acknowledged), across every replica."""
+    return (await conn.execute(OPEN_INCIDENTS)).scalar_one()
+
+
 async def alert_events(conn: AsyncConnection, alert_id: int) -> Sequence[Row[Any]]:
     return (
         await conn.execute(

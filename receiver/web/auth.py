@@ -20,6 +20,7 @@ import logging
 import secrets
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -110,8 +111,31 @@ async def _caller(request: web.Request, setup: Setup) -> Caller:
     return Caller()
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _from_another_site(request: web.Request) -> bool:
+    """A page on another site must not act through a signed-in user's browser (which
+    would send the user's credentials along). Browsers say where a request comes from
+    (Sec-Fetch-Site, or in older ones Origin, compared with Host then); Alertmanager and
+    scripts send neither, so they are unaffected."""
+    if request.method in SAFE_METHODS:
+        return False
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = request.headers.get("Origin")
+    return origin is not None and (origin == "null" or urlsplit(origin).netloc != request.host)
+
+
 @web.middleware
 async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Who may do this: a cross-site request that would act is refused first, then the
+    access class of the route decides what the caller must prove."""
+    if _from_another_site(request):
+        origin = request.headers.get("Origin")
+        log.info("refused %s %s from another site (%s)", request.method, request.path, origin)
+        return error(403, "refused: this request came from another site")
     access = access_of(request)
     setup = request.app[LIVE].current
     policy = setup.policy

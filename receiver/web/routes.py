@@ -14,6 +14,7 @@ from receiver.web.api.incidents import get_incident, list_incidents
 from receiver.web.api.notifications import list_notifications, retry_notification
 from receiver.web.api.runbooks import get_runbook, list_runbooks
 from receiver.web.health import healthy, ready, reload
+from receiver.web.metrics import scrape
 from receiver.web.pages.assets import static_file
 from receiver.web.pages.incidents import incident_page
 from receiver.web.pages.runbooks import runbook_page, runbooks_page
@@ -36,6 +37,7 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/-/healthy", healthy, Access.PUBLIC),
     Route("GET", "/-/ready", ready, Access.PUBLIC),
+    Route("GET", "/metrics", scrape, Access.READ),
     Route("GET", "/static/{name}", static_file, Access.READ),
     Route("POST", "/alerts", receive_alerts, Access.WEBHOOK),
     Route("GET", "/api/v1/alerts", list_alerts, Access.READ),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -137,13 +136,6 @@ def _field_path(loc: tuple[str | int, ...]) -> str:
 
 
 async def receive_alerts(request: web.Request) -> web.Response:
-    started = time.perf_counter()
-    response = await _receive(request)
-    request.app[OBSERVER].webhook_answered(response.status, time.perf_counter() - started)
-    return response
-
-
-async def _receive(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if request.content_type != "application/json":
         return error(

@@ -57,13 +57,15 @@ async def check(
     for hb in heartbeats:
         state = states[hb.name]
         step = judge(state, hb.timeout, now)
+        observer.heartbeat_judged(hb.name, state.last_seen, step is Step.MISSING)
         if step is Step.NOTHING:
             continue
         if state.missing_since is None:
             state = State(state.last_seen, overdue_since(state, hb.timeout))
             await _mark(writer, hb.name, state.missing_since)
         hook = Webhook.model_validate(webhook(hb, state, now))
-        queued += (await ingest(writer, hook, now, routes, observer)).notifications
+        # Not reported as received alerts: the receiver wrote them, Alertmanager did not.
+        queued += (await ingest(writer, hook, now, routes)).notifications
         if step is Step.RETURNED:
             await _mark(writer, hb.name, None)
     return queued
