@@ -67,9 +67,11 @@ def main() -> None:
     parser.add_argument("revision", help="the version to compare the working tree with")
     parser.add_argument("--new", help="a revision to use instead of the working tree")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", default="", help="run the scenarios whose name has this")
     parser.add_argument("--seconds", type=int, default=10)
     add_postgres_flag(parser)
     args = parser.parse_args()
+    scenarios = [s for s in SCENARIOS if args.only in s[0]]
     results: dict[tuple[str, str], list[float]] = {}
     work = Path(tempfile.mkdtemp(prefix="receiver-ab-db-"))
     newer = worktree(args.new) if args.new else contextlib.nullcontext(ROOT)
@@ -81,7 +83,7 @@ def main() -> None:
                 ceiling = wrk(base, "fresh.lua", args.seconds).rps
             order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
             for version in order:
-                for name, script, kind in SCENARIOS:
+                for name, script, kind in scenarios:
                     rps = measure(trees[version], script, kind, args.seconds, work, args.postgres)
                     results.setdefault((version, name), []).append(rps / ceiling)
                     print(f"round {round_ + 1} {version}: {name}: {rps:,.0f}/s", flush=True)
@@ -89,7 +91,7 @@ def main() -> None:
     label = args.new or "working tree"
     print(f"| scenario | {args.revision} / bare | {label} / bare | new / old |")
     print("| --- | --- | --- | --- |")
-    for name, _script, _kind in SCENARIOS:
+    for name, _script, _kind in scenarios:
         old_ratios = results[(args.revision, name)]
         new_ratios = results[(label, name)]
         old_median, new_median = statistics.median(old_ratios), statistics.median(new_ratios)

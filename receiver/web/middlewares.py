@@ -3,6 +3,7 @@ inside a handler still answers in the one JSON error shape."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -49,6 +50,12 @@ INFLIGHT = web.AppKey("inflight", list[int])  # one counter, mutable in place
 access_log = logging.getLogger("receiver.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _PROBES = frozenset({"/-/healthy", "/-/ready"})
+_PROCESS = os.urandom(4).hex()  # unique across replicas and restarts, with the counter
+_SEQUENCE = itertools.count(1)
+
+
+def _new_request_id() -> str:
+    return f"{_PROCESS}{next(_SEQUENCE):08x}"
 
 
 @web.middleware
@@ -65,7 +72,7 @@ async def front_door(request: web.Request, handler: Any) -> web.StreamResponse:
     - Health probes log at debug: a load balancer asks every few seconds.
     """
     given = request.headers.get("X-Request-Id", "")
-    request_id = given if _REQUEST_ID.fullmatch(given) else os.urandom(8).hex()
+    request_id = given if given and _REQUEST_ID.fullmatch(given) else _new_request_id()
     token = REQUEST_ID.set(request_id)
     started = time.perf_counter()
     status = 500
