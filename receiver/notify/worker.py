@@ -151,7 +151,11 @@ class Outbox:
             await self._writer.run([], lambda conn: outbox.release(conn, held_back, later))
 
     def _forget(self, notification_id: int, _task: asyncio.Task[None]) -> None:
+        """A finished send frees a slot: claim again now, not at the next poll (the slot
+        sat idle until then: 2,000 incidents at once went out at 9 a second)."""
         self._inflight.pop(notification_id, None)
+        if not self._stopping:
+            self._wake.set()
 
     async def _deliver(self, item: outbox.Claimed) -> None:
         rules = self._rules()
