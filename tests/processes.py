@@ -3,12 +3,20 @@ shows: several replicas on one database, SIGTERM, SIGKILL, its logs."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.payloads import alert, webhook
 
 _READERS: dict[int, tuple[threading.Thread, list[str]]] = {}
 
@@ -50,3 +58,54 @@ def logs(proc: subprocess.Popen[str]) -> str:
     reader, lines = _READERS.pop(proc.pid)
     reader.join(10)
     return "".join(lines)
+
+
+class Load:
+    """Senders posting one-alert webhooks to `base`, each a new group (and so a new
+    incident), until stopped; `acknowledged` holds the alertnames answered 200. A refused
+    connection (the process is gone or not listening) is tried again, not fatal."""
+
+    def __init__(self, base: str, prefix: str, senders: int = 16) -> None:
+        self.base, self.prefix, self.acknowledged = base, prefix, list[str]()
+        self._senders = senders
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> Load:
+        self._session = aiohttp.ClientSession()
+        self._tasks = [asyncio.create_task(self._send(n)) for n in range(self._senders)]
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._stop.set()
+        await asyncio.gather(*self._tasks)
+        await self._session.close()
+
+    async def _send(self, n: int) -> None:
+        for i in itertools.count():
+            if self._stop.is_set():
+                return
+            name = f"{self.prefix}{n}-{i}"
+            try:
+                body = webhook(alert(name), group=name)
+                async with self._session.post(f"{self.base}/alerts", json=body) as resp:
+                    if resp.status == 200:
+                        self.acknowledged.append(name)
+            except aiohttp.ClientError:
+                await asyncio.sleep(0.01)
+
+
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until `url` answers 200; fails with the process's log if it exits or takes 30 s."""
+    deadline = time.monotonic() + 30
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url) as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"{url} did not come up: {log.read_text()}")  # noqa: ASYNC240
+            await asyncio.sleep(0.1)

@@ -6,7 +6,6 @@ receiver recovers on its own, and nothing answered 200 is lost."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import signal
 import sqlite3
@@ -24,7 +23,7 @@ from receiver.app import create_app
 from receiver.runtime.settings import Settings
 from tests.conftest import Client, MakeReceiver, require
 from tests.payloads import alert, webhook
-from tests.processes import address, serve
+from tests.processes import Load, address, serve
 from tests.proxy import FaultProxy, Mode
 from tests.sinks import JsonSink, eventually
 
@@ -189,35 +188,17 @@ async def test_sigkill_under_load_loses_no_webhook_and_no_notification(
     json_sink.delay = 0.02  # sends are in flight when the kill comes
     first = serve(database_url, "--config", str(config))
     base = await asyncio.to_thread(address, first)
-    acknowledged: list[str] = []
-    stop = asyncio.Event()
-
-    async def sender(n: int, session: aiohttp.ClientSession) -> None:
-        for i in itertools.count():
-            if stop.is_set():
-                return
-            name = f"Kill{n}-{i}"
-            try:
-                body = webhook(alert(name), group=name)  # a new incident each
-                async with session.post(f"{base}/alerts", json=body) as resp:
-                    if resp.status == 200:
-                        acknowledged.append(name)
-            except aiohttp.ClientError:
-                return  # the process is gone
-
-    async with aiohttp.ClientSession() as session:
-        senders = [asyncio.create_task(sender(n, session)) for n in range(16)]
+    async with Load(base, "Kill") as load:
         try:
             await eventually(
-                lambda: len(acknowledged) >= 100 and len(json_sink.received) >= 10,
+                lambda: len(load.acknowledged) >= 100 and len(json_sink.received) >= 10,
                 "load and deliveries under way",
                 60,
             )
         finally:
             first.send_signal(signal.SIGKILL)  # no shutdown at all: batches die mid-way
             await asyncio.to_thread(first.wait, 10)
-            stop.set()
-            await asyncio.gather(*senders)
+    acknowledged = load.acknowledged
     delivered_before = len(json_sink.received)
 
     second = serve(database_url, "--config", str(config))

@@ -25,6 +25,7 @@ from receiver.app import create_app
 from receiver.domain.wire import fingerprint
 from receiver.runtime.settings import Settings
 from tests.conftest import Client, MakeReceiver, require
+from tests.processes import wait_ready
 from tests.proxy import FaultProxy, Mode
 from tests.sinks import JsonSink, SmtpSink
 
@@ -87,26 +88,11 @@ async def alertmanager(
     proc = await asyncio.to_thread(_launch, workdir, webhook_url, port, http_config)
     base = f"http://127.0.0.1:{port}"
     try:
-        await _wait_ready(proc, base, workdir / "alertmanager.log")
+        await wait_ready(f"{base}/-/ready", proc, workdir / "alertmanager.log")
         yield base
     finally:
         proc.terminate()
         await asyncio.to_thread(proc.wait, 10)
-
-
-async def _wait_ready(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
-    deadline = time.monotonic() + 20
-    async with aiohttp.ClientSession() as session:
-        while True:
-            try:
-                async with session.get(f"{base}/-/ready") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"Alertmanager did not start: {log.read_text()}")  # noqa: ASYNC240
-            await asyncio.sleep(0.1)
 
 
 def _rfc3339(moment: datetime) -> str:

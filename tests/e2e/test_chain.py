@@ -29,6 +29,7 @@ from aiohttp.test_utils import TestServer
 from receiver.app import create_app
 from receiver.runtime.settings import Settings
 from tests.conftest import Client, require
+from tests.processes import wait_ready
 from tests.sinks import JsonSink, SmtpSink, eventually, free_port
 
 pytestmark = pytest.mark.e2e
@@ -160,23 +161,6 @@ def _receiver_config(work: Path, smtp: str) -> Path:
     return out
 
 
-async def _ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    import aiohttp
-
-    deadline = time.monotonic() + 30
-    async with aiohttp.ClientSession() as session:
-        while True:
-            try:
-                async with session.get(url) as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"{url} did not come up: {log.read_text()}")  # noqa: ASYNC240
-            await asyncio.sleep(0.2)
-
-
 def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("w") as out:
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
@@ -186,7 +170,7 @@ def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
 async def process(argv: list[str], ready: str, log: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
     proc = await asyncio.to_thread(_spawn, argv, log)
     try:
-        await _ready(ready, proc, log)
+        await wait_ready(ready, proc, log)
         yield proc
     finally:
         if proc.poll() is None:
