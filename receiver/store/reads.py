@@ -24,6 +24,7 @@ from receiver.store.tables import (
     INDEXED_LABEL_CHARS,
     alerts,
     events,
+    incident_actions,
     incident_alerts,
     incidents,
     notification_attempts,
@@ -187,6 +188,17 @@ async def alert_events(conn: AsyncConnection, alert_id: int) -> Sequence[Row[Any
     return (
         await conn.execute(
             select(events).where(events.c.alert_id == alert_id).order_by(events.c.id)
+        )
+    ).all()
+
+
+async def incident_actions_of(conn: AsyncConnection, incident_id: int) -> Sequence[Row[Any]]:
+    """What people did to the incident (kind, by, at, text), oldest first."""
+    return (
+        await conn.execute(
+            select(incident_actions)
+            .where(incident_actions.c.incident_id == incident_id)
+            .order_by(incident_actions.c.id)
         )
     ).all()
 

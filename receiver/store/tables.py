@@ -175,6 +175,11 @@ incidents = Table(
     Column("resolved_at", UTCDateTime()),
     Column("times_received", Integer, nullable=False, server_default=text("1")),
     Column("last_received_at", UTCDateTime(), nullable=False),
+    # Who acknowledged it, while it stays acknowledged; who resolved it by hand (None when
+    # Alertmanager's resolution closed it). The history of actions is incident_actions.
+    Column("acknowledged_by", Text),
+    Column("acknowledged_at", UTCDateTime()),
+    Column("resolved_by", Text),
     Index(None, "group_hash", "id"),
     Index(None, "opened_at", "id"),
     # At most one incident of a group is open at a time, whatever replicas do concurrently.
@@ -198,6 +203,20 @@ incident_alerts = Table(
     ),
     Column("alert_id", Id, ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True),
     Index(None, "alert_id"),
+)
+
+# What people did to an incident, in order: kind is acknowledged | unacknowledged |
+# resolved | note; `by` is the signed-in user, or the name typed while nobody signs in.
+incident_actions = Table(
+    "incident_actions",
+    metadata,
+    _id(),
+    Column("incident_id", Id, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("by", Text, nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("text", Text, nullable=False, server_default=""),
+    Index(None, "incident_id", "id"),
 )
 
 notifications = Table(
