@@ -30,3 +30,4 @@ class IncidentView:
     opened_at: datetime
     resolved_at: datetime | None
     alerts: list[AlertView]
+    resolved_by: str | None = None  # a person, when resolved by hand

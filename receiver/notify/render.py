@@ -183,6 +183,7 @@ def render_context(
             "common_labels": common,
             "opened_at": incident.opened_at,
             "resolved_at": incident.resolved_at,
+            "resolved_by": incident.resolved_by,
             "age": format_duration((ended or now) - incident.opened_at),
             "url": link,
             "silence_url": silence,

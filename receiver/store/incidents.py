@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
+from receiver.domain.actions import LIFTED, SELF, UNACKNOWLEDGED
 from receiver.domain.incidents import OPEN, Standing
 from receiver.domain.lifecycle import FIRING, RESOLVED
 from receiver.domain.wire import Webhook
 from receiver.store.bulk import insert_ids, insert_many
-from receiver.store.tables import alerts, incident_alerts, incidents
+from receiver.store.tables import alerts, incident_actions, incident_alerts, incidents
 
 _OPEN_INCIDENT = (
     select(incidents.c.id, incidents.c.status)
@@ -214,4 +215,52 @@ def still_unacknowledged(conn: Connection, incident_ids: list[int]) -> set[int]:
                 incidents.c.id.in_(incident_ids), incidents.c.status == OPEN
             )
         )
+    )
+
+
+def for_action(conn: Connection, incident_ids: list[int]) -> list[Any]:
+    """The incidents people act on, locked for this transaction."""
+    return list(
+        conn.execute(
+            select(incidents.c.id, incidents.c.status, incidents.c.receiver)
+            .add_columns(incidents.c.group_key, incidents.c.common_labels)
+            .where(incidents.c.id.in_(incident_ids))
+            .order_by(incidents.c.id)
+            .with_for_update()
+        )
+    )
+
+
+def group_keys(conn: Connection, incident_ids: list[int]) -> list[tuple[str, str]]:
+    """(receiver, groupKey) of these incidents: the locks an action takes."""
+    rows = conn.execute(
+        select(incidents.c.receiver, incidents.c.group_key).where(incidents.c.id.in_(incident_ids))
+    )
+    return [(row.receiver, row.group_key) for row in rows]
+
+
+def set_state(conn: Connection, incident_id: int, values: dict[str, Any]) -> None:
+    conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+
+
+def record_actions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Rows of incident_actions: incident_id, kind, by, at, text."""
+    insert_many(conn, incident_actions, rows)
+
+
+def lift_acknowledgements(conn: Connection, incident_ids: list[int], at: datetime) -> None:
+    """New alerts joined these acknowledged incidents: open again, said in the timeline."""
+    if not incident_ids:
+        return
+    conn.execute(
+        update(incidents)
+        .where(incidents.c.id.in_(incident_ids))
+        .values(status=OPEN, acknowledged_by=None, acknowledged_at=None)
+    )
+    record_actions(
+        conn,
+        [
+            {"incident_id": i, "kind": UNACKNOWLEDGED, "by": SELF, "at": at, "text": LIFTED}
+            for i in incident_ids
+        ],
     )

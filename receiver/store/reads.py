@@ -289,6 +289,7 @@ async def incident_view(conn: AsyncConnection, incident_id: int) -> IncidentView
             )
             for m in sorted(members, key=lambda m: (m.starts_at, m.id))
         ],
+        resolved_by=row.resolved_by,
     )
 
 

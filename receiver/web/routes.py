@@ -8,13 +8,18 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from receiver.domain.actions import NOTE, UNACKNOWLEDGED
 from receiver.domain.auth import Access
+from receiver.domain.incidents import ACKNOWLEDGED
+from receiver.domain.lifecycle import RESOLVED
+from receiver.web.api import actions
 from receiver.web.api.alerts import get_alert, list_alerts
 from receiver.web.api.incidents import get_incident, list_incidents
 from receiver.web.api.notifications import list_notifications, retry_notification
 from receiver.web.api.runbooks import get_runbook, list_runbooks
 from receiver.web.health import healthy, ready, reload
 from receiver.web.metrics import scrape
+from receiver.web.pages import actions as forms
 from receiver.web.pages.assets import static_file
 from receiver.web.pages.incidents import incident_page
 from receiver.web.pages.runbooks import runbook_page, runbooks_page
@@ -34,6 +39,14 @@ class Route:
         return ("HEAD", "GET") if self.method == "GET" else (self.method,)
 
 
+# The last part of an action's path, and the action it takes.
+VERBS = {
+    "acknowledge": ACKNOWLEDGED,
+    "unacknowledge": UNACKNOWLEDGED,
+    "resolve": RESOLVED,
+    "notes": NOTE,
+}
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/-/healthy", healthy, Access.PUBLIC),
     Route("GET", "/-/ready", ready, Access.PUBLIC),
@@ -52,6 +65,13 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/runbooks/{slug}", runbook_page, Access.READ),
     Route("POST", "/-/reload", reload, Access.ADMIN),
     Route("POST", "/api/v1/notifications/{id}/retry", retry_notification, Access.ADMIN),
+    Route("POST", "/api/v1/incidents/acknowledge", actions.acknowledge_several, Access.ADMIN),
+    *(
+        Route("POST", f"{prefix}/incidents/{{id}}/{verb}", module.on_incident(kind), Access.ADMIN)
+        for prefix, module in (("/api/v1", actions), ("", forms))
+        for verb, kind in VERBS.items()
+    ),
+    Route("POST", "/incidents/acknowledge", forms.acknowledge_several, Access.ADMIN),
 )
 
 _ACCESS = web.AppKey("access", dict[web.AbstractRoute, Access])

@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy.engine import Connection
 
 from receiver.domain import incidents as rules
+from receiver.domain.actions import lifts_acknowledgement
 from receiver.domain.lifecycle import FIRING, Delivered, Episode, all_firing, apply_webhook
 from receiver.domain.routing import Route
 from receiver.domain.wire import Webhook
@@ -127,8 +128,12 @@ def _update_incidents(
             conn, incidents.insert_values(item.group, hook, item.at, 1, latest)
         )
     opened = found is None and own is not None
+    joined = rules.joined(attached)
     if own is not None:
         incidents.add_members(conn, own, (e.id for e in attached if e.id is not None))
+        if lifts_acknowledgement(own_status, joined):
+            incidents.lift_acknowledgements(conn, [own], item.at)
+            own_status = rules.OPEN
 
     resolved_now = {e.id for group in known.values() for e in group if e.resolved_now and e.id}
     holding = incidents.open_holding(conn, resolved_now)
@@ -140,7 +145,7 @@ def _update_incidents(
         own,
         own_status,
         opened,
-        rules.joined(attached),
+        joined,
         holding,
         incidents.standings(conn, closing),
     )

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from receiver.domain import incidents as rules
+from receiver.domain.actions import lifts_acknowledgement
 from receiver.domain.lifecycle import Delivered, Episode, EventDraft, apply_webhook, is_routine
 from receiver.store import episodes, incidents, outbox
 from receiver.store.bulk import insert_ids, insert_many
@@ -128,10 +129,12 @@ class Run:
             incident_id = t.incident.id
             assert incident_id is not None
             opened = t.incident.opened is t.item
+            joined = rules.joined(t.attached)
+            if lifts_acknowledgement(t.incident.status, joined):  # rare: one statement each
+                incidents.lift_acknowledgements(conn, [incident_id], t.item.at)
+                t.incident.status = rules.OPEN
             # Routine webhooks resolve nothing: the incident stays as it is.
-            settled = rules.settle(
-                incident_id, t.incident.status, opened, rules.joined(t.attached), {}, {}
-            )
+            settled = rules.settle(incident_id, t.incident.status, opened, joined, {}, {})
             change = settled.changes.get(incident_id)
             rows = []
             if change is not None:

@@ -55,9 +55,16 @@ def incident_json(
         "resolvedAt": iso(row.resolved_at),
         "timesReceived": row.times_received,
         "lastReceivedAt": iso(row.last_received_at),
+        "acknowledgedBy": row.acknowledged_by,
+        "acknowledgedAt": iso(row.acknowledged_at),
+        "resolvedBy": row.resolved_by,
         "alertCounts": counts,
         "runbooks": runbooks,
     }
+
+
+def action_json(row: Row[Any]) -> dict[str, Any]:
+    return {"kind": row.kind, "by": row.by, "at": iso(row.at), "text": row.text}
 
 
 def event_json(row: Row[Any]) -> dict[str, Any]:
