@@ -1,0 +1,136 @@
+"""A real browser on the real pages: Debian's chromium driven by Playwright, against a
+real `serve` process on a SQLite file, seeded through POST /alerts like Alertmanager.
+
+Every page a test opens is watched: a console error, an uncaught script error, a dialog
+(an injected `alert(1)` that ran) or a request to anywhere but 127.0.0.1 fails the test.
+Screenshots go to $UI_SCREENSHOTS (default: the test's temporary folder), so that a
+person can look at every page; docs/ui.md shows the best of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import require
+from tests.processes import address, serve
+
+RUNBOOKS = Path(__file__).resolve().parents[2] / "deploy" / "runbooks"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@dataclass
+class Watch:
+    """What went wrong on the pages of one test."""
+
+    errors: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        assert self.errors == [], "console or script errors"
+        assert self.outside == [], "requests that left 127.0.0.1"
+        assert self.dialogs == [], "a dialog opened: injected script ran"
+
+
+@dataclass
+class Site:
+    base: str
+    shots: Path
+
+    def post(self, path: str, body: Any) -> Any:
+        request = urllib.request.Request(
+            self.base + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.base + path, timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "playwright is not installed (pip install -e '.[test]')")
+    require(os.path.exists(CHROMIUM), f"{CHROMIUM} is missing (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One receiver for the module's tests, on its own SQLite file."""
+    folder = tmp_path_factory.mktemp("site")
+    shots = Path(os.environ.get("UI_SCREENSHOTS", folder / "shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    config = folder / "receiver.yml"
+    config.write_text(f"runbooks_dir: {RUNBOOKS}\n")  # steps on pages; no channels
+    proc = serve(f"sqlite+aiosqlite:///{folder / 'receiver.db'}", "--config", str(config))
+    try:
+        yield Site(address(proc), shots)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def watch() -> Watch:
+    return Watch()
+
+
+@pytest.fixture
+def context(browser: Any, watch: Watch) -> Iterator[Any]:
+    """A fresh browser profile; every request is checked before it leaves."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 860})
+
+    def guard(route: Any) -> None:
+        host = urlsplit(route.request.url).hostname
+        if route.request.url.startswith(("data:", "blob:")) or host == "127.0.0.1":
+            route.continue_()
+        else:
+            watch.outside.append(route.request.url)
+            route.abort()
+
+    ctx.route("**/*", guard)
+    yield ctx
+    ctx.close()
+    watch.assert_clean()
+
+
+@pytest.fixture
+def page(context: Any, watch: Watch) -> Any:
+    tab = context.new_page()
+    tab.on(
+        "console",
+        lambda m: watch.errors.append(m.text) if m.type == "error" else None,
+    )
+    tab.on("pageerror", lambda e: watch.errors.append(str(e)))
+
+    def dialog(d: Any) -> None:
+        watch.dialogs.append(d.message)
+        d.dismiss()
+
+    tab.on("dialog", dialog)
+    return tab
