@@ -16,7 +16,7 @@ from receiver.web.api.runbooks import get_runbook, list_runbooks
 from receiver.web.health import healthy, ready, reload
 from receiver.web.metrics import scrape
 from receiver.web.pages.assets import static_file
-from receiver.web.pages.incidents import incident_page
+from receiver.web.pages.incidents import incident_page, incidents_page
 from receiver.web.pages.runbooks import runbook_page, runbooks_page
 from receiver.web.webhook import receive_alerts
 
@@ -47,6 +47,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/notifications", list_notifications, Access.READ),
     Route("GET", "/api/v1/runbooks", list_runbooks, Access.READ),
     Route("GET", "/api/v1/runbooks/{slug}", get_runbook, Access.READ),
+    Route("GET", "/incidents", incidents_page, Access.READ),
     Route("GET", "/incidents/{id}", incident_page, Access.READ),
     Route("GET", "/runbooks", runbooks_page, Access.READ),
     Route("GET", "/runbooks/{slug}", runbook_page, Access.READ),
