@@ -16,8 +16,8 @@ from receiver.web.api.notifications import list_notifications, retry_notificatio
 from receiver.web.api.runbooks import get_runbook, list_runbooks
 from receiver.web.health import healthy, ready, reload
 from receiver.web.metrics import scrape
-from receiver.web.pages.assets import static_file
 from receiver.web.pages.alerts import alert_page, alerts_page, export_csv
+from receiver.web.pages.assets import static_file
 from receiver.web.pages.home import home_page
 from receiver.web.pages.incidents import incident_page, incidents_page
 from receiver.web.pages.runbooks import runbook_page, runbooks_page

@@ -22,7 +22,9 @@ from receiver.web.query import encode_cursor
 NOTIFICATIONS_SHOWN = 200  # per incident, newest first
 
 
-async def incident_rows(conn: AsyncConnection, request: web.Request, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+async def incident_rows(
+    conn: AsyncConnection, request: web.Request, rows: Sequence[Row[Any]]
+) -> list[dict[str, Any]]:
     """Each incident with its alert counts, severity and runbook links."""
     ids = [r.id for r in rows]
     counts = await reads.alert_counts(conn, ids)

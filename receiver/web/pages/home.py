@@ -28,7 +28,9 @@ async def home_page(request: web.Request) -> web.StreamResponse:
             conn, request, await reads.recently_resolved(conn, RESOLVED_SHOWN)
         )
         failed = await reads.failed_notifications_since(conn, now - FAILURES_WITHIN)
-    rows.sort(key=lambda r: (severity_rank(r["severity"]), r["incident"].opened_at, r["incident"].id))
+    rows.sort(
+        key=lambda r: (severity_rank(r["severity"]), r["incident"].opened_at, r["incident"].id)
+    )
     by_severity = Counter(r["severity"] if r["severity"] in SEVERITIES else "other" for r in rows)
     return page(
         request,
