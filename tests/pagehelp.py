@@ -26,12 +26,13 @@ async def html(client: Client, path: str, expect: int = 200, /, **query: str) ->
 async def acted(client: Client, incident_id: int, kind: str, by: str, text: str = "") -> None:
     """An action as the handlers record it: the history row, and the incident's state."""
     at = datetime.now(UTC)
-    state: dict[str, Any] = {
+    states: dict[str, dict[str, Any]] = {
         "acknowledged": {"status": "acknowledged", "acknowledged_by": by, "acknowledged_at": at},
         "unacknowledged": {"status": "open", "acknowledged_by": None, "acknowledged_at": None},
         "resolved": {"status": "resolved", "resolved_by": by, "resolved_at": at},
         "note": {},
-    }[kind]
+    }
+    state = states[kind]
 
     def work(conn: Connection) -> None:
         conn.execute(

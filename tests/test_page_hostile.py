@@ -34,7 +34,7 @@ def hostile_webhook() -> dict[str, object]:
         receiver=SCRIPT,
         group=BREAKOUT,
     )
-    body["alerts"][0]["generatorURL"] = JS_URL  # type: ignore[index]
+    body["alerts"][0]["generatorURL"] = JS_URL
     body["groupLabels"] = {"alertname": SCRIPT, "instance": BREAKOUT}
     body["externalURL"] = JS_URL
     return body

@@ -4,6 +4,7 @@ banner when notifications fail, the receiver's own HeartbeatMissing, the wall sc
 from __future__ import annotations
 
 import re
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,18 @@ async def test_the_wall_screen_has_no_navigation_and_refreshes(client: Client) -
     assert "<nav" in normal
     assert "data-kiosk" not in normal
     assert "data-live" in normal
+
+
+async def test_the_script_is_served_and_nothing_runs_inline(client: Client) -> None:
+    """The CSP allows only our own files: no inline script, style or handler anywhere."""
+    resp = await client.get("/static/app.js")
+    assert resp.status == 200
+    assert "javascript" in resp.content_type
+    assert "localStorage" in await resp.text()
+    templates = files("receiver.web.pages") / "templates"
+    for template in templates.iterdir():
+        text = template.read_text()
+        assert not re.search(r"<script(?![^>]*\ssrc=)", text), template.name
+        assert not re.search(r"\sstyle=|<style|\son[a-z]+=", text), template.name
+    page = await html(client, "/")
+    assert '<script src="/static/app.js" defer></script>' in page
