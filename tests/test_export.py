@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
+import aiohttp
 import pytest
 
 from receiver.store import reads
@@ -90,3 +92,28 @@ async def test_bad_filters_are_refused_before_the_answer_starts(client: Client) 
     resp = await client.get("/alerts/export.csv", params={"filter": 'x=~"("'})
     assert resp.status == 400
     assert "invalid regular expression" in await resp.text()
+
+
+async def test_storage_failing_mid_export_cuts_the_download(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the 200 is out, a failure must not end the file as if it were complete."""
+    from sqlalchemy.exc import OperationalError
+
+    monkeypatch.setattr(export, "CHUNK", 2)
+    await seed(client)
+    real = reads.list_alerts
+    calls = 0
+
+    async def failing(*args: Any, **kwargs: Any) -> reads.Page:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OperationalError("SELECT", {}, Exception("gone"))
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(reads, "list_alerts", failing)
+    resp = await client.get("/alerts/export.csv")
+    assert resp.status == 200
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await resp.read()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,9 @@ from receiver.store import reads
 from receiver.web.api.shapes import alert_json
 from receiver.web.keys import ENGINE
 from receiver.web.query import alert_query_of, choice_of
-from receiver.web.responses import dumps, iso
+from receiver.web.responses import STORAGE_ERRORS, dumps, iso
+
+log = logging.getLogger(__name__)
 
 CHUNK = 500
 FORMATS = ("csv", "json")
@@ -69,6 +72,21 @@ def _csv_row(row: Row[Any], incident_ids: list[int]) -> list[str]:
     return [csv_cell(c) for c in cells]
 
 
+def _encoded(fmt: str, chunk: list[tuple[Row[Any], list[int]]], first: bool, written: int) -> bytes:
+    """One chunk of the answer, `written` rows after the start. The CSV header goes with
+    the first chunk, which comes even when empty; later chunks can be empty too (a
+    matcher scan that stopped at its budget)."""
+    if fmt == "json":
+        parts = [dumps(alert_json(r, ids, [])) for r, ids in chunk]
+        return (("," if written and parts else "") + ",\n".join(parts)).encode()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if first:
+        writer.writerow(COLUMNS)
+    writer.writerows(_csv_row(r, ids) for r, ids in chunk)
+    return out.getvalue().encode()
+
+
 async def stream_alerts(request: web.Request, fmt: str) -> web.StreamResponse:
     """The filter is read before the answer starts, so a bad one is still a 400."""
     query = alert_query_of(request.query, datetime.now(UTC))
@@ -79,24 +97,24 @@ async def stream_alerts(request: web.Request, fmt: str) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    first, written = True, 0
-    if fmt == "json":
-        await response.write(b"[")
-    async for chunk in _chunks(request, query):  # the first chunk comes even when empty
-        if fmt == "csv":
-            out = io.StringIO()
-            writer = csv.writer(out)
-            if first:
-                writer.writerow(COLUMNS)
-            writer.writerows(_csv_row(r, ids) for r, ids in chunk)
-            text = out.getvalue()
-        else:
-            parts = [dumps(alert_json(r, ids, [])) for r, ids in chunk]
-            text = ("," if written and parts else "") + ",\n".join(parts)
-        first, written = False, written + len(chunk)
-        await response.write(text.encode())
-    if fmt == "json":
-        await response.write(b"]\n")
+    try:
+        first, written = True, 0
+        if fmt == "json":
+            await response.write(b"[")
+        async for chunk in _chunks(request, query):
+            await response.write(_encoded(fmt, chunk, first, written))
+            first, written = False, written + len(chunk)
+        if fmt == "json":
+            await response.write(b"]\n")
+    except ConnectionError:
+        raise  # the client left
+    except STORAGE_ERRORS as exc:
+        # The 200 is sent: no error answer can follow. Cut the connection, so that the
+        # download fails instead of ending like a complete file.
+        log.error("alert export cut short: storage failed (%s)", type(exc).__name__)
+        if request.transport is not None:
+            request.transport.abort()
+        return response
     await response.write_eof()
     return response
 
