@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from multidict import MultiDict
 
+from receiver.web.pages.common import url_with
 from tests.conftest import Client, MakeReceiver
 from tests.pagehelp import acted, html
 from tests.payloads import alert, webhook
@@ -195,3 +197,12 @@ async def test_one_alert_with_its_story(
     episodes = page.split("Episodes of this alert")[1]
     assert shown(episodes) == ["2", "1"]  # the flap history, newest first
     assert "(this one)" in episodes
+
+
+def test_links_keep_the_filter_and_replace_what_changes() -> None:
+    query = MultiDict([("filter", 'a="1"'), ("filter", 'b=~"2"'), ("cursor", "x"), ("q", " ")])
+    assert url_with("/alerts/export.csv", query, cursor=None) == (
+        "/alerts/export.csv?filter=a%3D%221%22&filter=b%3D~%222%22"
+    )
+    assert url_with("/alerts", MultiDict(), cursor=None) == "/alerts"
+    assert url_with("/x", MultiDict([("limit", "5")]), format="json") == "/x?limit=5&format=json"
