@@ -85,6 +85,11 @@ class Outbox:
     def wake(self) -> None:
         self._wake.set()
 
+    def open_channels(self) -> list[str]:
+        """Channels this process leaves alone for now (breaker open or probing), for the
+        pages' banner; the breaker is per process, so another replica may differ."""
+        return sorted(self._breaker.closed_to(_now()))
+
     async def run(self) -> None:
         while not self._stopping:
             try:

@@ -250,13 +250,17 @@ async def alert_counts(conn: AsyncConnection, incident_ids: list[int]) -> dict[i
     )
 
 
-async def incident_alerts_of(conn: AsyncConnection, incident_id: int) -> Sequence[Row[Any]]:
+async def incident_alerts_of(
+    conn: AsyncConnection, incident_id: int, limit: int | None = None
+) -> Sequence[Row[Any]]:
+    """Newest first; a page passes a limit, since a group can hold thousands of alerts."""
     return (
         await conn.execute(
             select(alerts)
             .join(incident_alerts, incident_alerts.c.alert_id == alerts.c.id)
             .where(incident_alerts.c.incident_id == incident_id)
             .order_by(alerts.c.starts_at.desc(), alerts.c.id.desc())
+            .limit(limit)
         )
     ).all()
 
@@ -356,3 +360,82 @@ async def member_labels(conn: AsyncConnection, incident_ids: list[int]) -> dict[
         for incident_id, labels, annotations in rows:
             found[incident_id].append((labels, annotations))
     return found
+
+
+async def unresolved_incidents(conn: AsyncConnection, limit: int) -> Sequence[Row[Any]]:
+    """Open and acknowledged incidents, at most `limit`, in no order. The condition is
+    that of the partial index uq_incidents_open_group, so the cost follows the open
+    incidents only; an ORDER BY opened_at would have SQLite walk every incident in that
+    order instead, and the caller sorts by urgency anyway."""
+    return (
+        await conn.execute(select(incidents).where(incidents.c.status != "resolved").limit(limit))
+    ).all()
+
+
+async def recently_resolved(conn: AsyncConnection, limit: int) -> list[Row[Any]]:
+    """The last incidents to resolve, latest first, looked for among the `5 * limit`
+    resolved incidents opened last (the (opened_at, id) index, walked from its end): an
+    ORDER BY resolved_at would sort every resolved incident on each refresh of the home
+    page until resolved_at has an index. An incident open for longer than the
+    5 * limit opened after it can be missed."""
+    rows = (
+        await conn.execute(
+            select(incidents)
+            .where(incidents.c.status == "resolved")
+            .order_by(incidents.c.opened_at.desc(), incidents.c.id.desc())
+            .limit(5 * limit)
+        )
+    ).all()
+    return sorted(rows, key=lambda r: (r.resolved_at, r.id), reverse=True)[:limit]
+
+
+async def failed_notifications_since(conn: AsyncConnection, since: datetime) -> int:
+    """Notifications that gave up, due since `since` (a failed row keeps the due time of
+    its last attempt), on the (status, due_at) index."""
+    return (
+        await conn.execute(
+            select(func.count()).where(
+                notifications.c.status == "failed", notifications.c.due_at >= since
+            )
+        )
+    ).scalar_one()
+
+
+async def episodes_of(conn: AsyncConnection, fingerprint: str, limit: int) -> Sequence[Row[Any]]:
+    """The episodes of one fingerprint (its flap history), newest first, on the unique
+    (fingerprint, starts_at) index."""
+    return (
+        await conn.execute(
+            select(alerts)
+            .where(alerts.c.fingerprint == fingerprint)
+            .order_by(alerts.c.starts_at.desc(), alerts.c.id.desc())
+            .limit(limit)
+        )
+    ).all()
+
+
+async def incident_events(
+    conn: AsyncConnection, incident_id: int, limit: int
+) -> Sequence[Row[Any]]:
+    """The events of an incident's alerts with each alert's name, oldest first, at most
+    `limit` of them."""
+    return (
+        await conn.execute(
+            select(events, alerts.c.alertname)
+            .join(incident_alerts, incident_alerts.c.alert_id == events.c.alert_id)
+            .join(alerts, alerts.c.id == events.c.alert_id)
+            .where(incident_alerts.c.incident_id == incident_id)
+            .order_by(events.c.at, events.c.id)
+            .limit(limit)
+        )
+    ).all()
+
+
+async def incidents_by_id(conn: AsyncConnection, ids: list[int]) -> Sequence[Row[Any]]:
+    if not ids:
+        return []
+    return (
+        await conn.execute(
+            select(incidents).where(incidents.c.id.in_(ids)).order_by(incidents.c.id)
+        )
+    ).all()

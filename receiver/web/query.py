@@ -11,7 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDict
 
+from receiver.domain.history import window
+from receiver.domain.matchers import MatcherError, parse_matcher
 from receiver.domain.wire import parse_timestamp
 from receiver.store import reads
 from receiver.web.responses import iso
@@ -92,3 +95,35 @@ def time_of(query: Any, name: str) -> datetime | None:
 
 def path_id(request: web.Request) -> int:
     return id_of(request.match_info["id"])
+
+
+def filled(query: Any) -> MultiDict[str]:
+    """The query without empty values: a page's filter form sends every field, blank
+    ones included, and a blank filter means no filter."""
+    return MultiDict((k, v) for k, v in query.items() if v.strip())
+
+
+def alert_query_of(query: Any, now: datetime) -> reads.AlertQuery:
+    """The alert filters the API, the pages and the exports share, so a page's link, its
+    export and the API call with the same query string find the same alerts."""
+    query = filled(query)
+    try:
+        matchers = [parse_matcher(f) for f in query.getall("filter", [])]
+    except MatcherError as exc:
+        raise BadQuery(f"filter: {exc}") from exc
+    try:  # the domain knows the named ranges and which bounds exclude each other
+        since, until = window(
+            query.get("range"), time_of(query, "since"), time_of(query, "until"), now
+        )
+    except ValueError as exc:
+        raise BadQuery(str(exc)) from exc
+    return reads.AlertQuery(
+        status=choice_of(query, "status", ("firing", "resolved")),
+        alertname=query.get("alertname") or None,
+        severity=query.get("severity") or None,
+        receiver=query.get("receiver") or None,
+        since=since,
+        until=until,
+        text=query.get("q") or None,
+        matchers=matchers,
+    )

@@ -14,14 +14,17 @@ from receiver.domain.incidents import ACKNOWLEDGED
 from receiver.domain.lifecycle import RESOLVED
 from receiver.web.api import actions
 from receiver.web.api.alerts import get_alert, list_alerts
+from receiver.web.api.export import export_alerts
 from receiver.web.api.incidents import get_incident, list_incidents
 from receiver.web.api.notifications import list_notifications, retry_notification
 from receiver.web.api.runbooks import get_runbook, list_runbooks
 from receiver.web.health import healthy, ready, reload
 from receiver.web.metrics import scrape
 from receiver.web.pages import actions as forms
+from receiver.web.pages.alerts import alert_page, alerts_page, export_csv
 from receiver.web.pages.assets import static_file
-from receiver.web.pages.incidents import incident_page
+from receiver.web.pages.home import home_page
+from receiver.web.pages.incidents import incident_page, incidents_page
 from receiver.web.pages.runbooks import runbook_page, runbooks_page
 from receiver.web.webhook import receive_alerts
 
@@ -54,12 +57,18 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/static/{name}", static_file, Access.READ),
     Route("POST", "/alerts", receive_alerts, Access.WEBHOOK),
     Route("GET", "/api/v1/alerts", list_alerts, Access.READ),
+    Route("GET", "/api/v1/alerts/export", export_alerts, Access.READ),
     Route("GET", "/api/v1/alerts/{id}", get_alert, Access.READ),
     Route("GET", "/api/v1/incidents", list_incidents, Access.READ),
     Route("GET", "/api/v1/incidents/{id}", get_incident, Access.READ),
     Route("GET", "/api/v1/notifications", list_notifications, Access.READ),
     Route("GET", "/api/v1/runbooks", list_runbooks, Access.READ),
     Route("GET", "/api/v1/runbooks/{slug}", get_runbook, Access.READ),
+    Route("GET", "/", home_page, Access.READ),
+    Route("GET", "/alerts", alerts_page, Access.READ),
+    Route("GET", "/alerts/export.csv", export_csv, Access.READ),
+    Route("GET", "/alerts/{id}", alert_page, Access.READ),
+    Route("GET", "/incidents", incidents_page, Access.READ),
     Route("GET", "/incidents/{id}", incident_page, Access.READ),
     Route("GET", "/runbooks", runbooks_page, Access.READ),
     Route("GET", "/runbooks/{slug}", runbook_page, Access.READ),

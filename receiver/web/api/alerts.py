@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
 
 from aiohttp import web
 
-from receiver.domain.matchers import MatcherError, parse_matcher
 from receiver.store import reads
 from receiver.web.api.shapes import alert_json, event_json, refs_for
 from receiver.web.keys import ENGINE
-from receiver.web.query import (
-    BadQuery,
-    choice_of,
-    cursor_of,
-    encode_cursor,
-    limit_of,
-    path_id,
-    time_of,
-)
+from receiver.web.query import alert_query_of, cursor_of, encode_cursor, limit_of, path_id
 from receiver.web.responses import error, ok
 
 
-def _alert_query(query: Any) -> reads.AlertQuery:
-    try:
-        matchers = [parse_matcher(f) for f in query.getall("filter", [])]
-    except MatcherError as exc:
-        raise BadQuery(f"filter: {exc}") from exc
-    return reads.AlertQuery(
-        status=choice_of(query, "status", ("firing", "resolved")),
-        alertname=query.get("alertname"),
-        severity=query.get("severity"),
-        receiver=query.get("receiver"),
-        since=time_of(query, "since"),
-        until=time_of(query, "until"),
-        text=query.get("q") or None,
-        matchers=matchers,
-    )
-
-
 async def list_alerts(request: web.Request) -> web.Response:
-    query = _alert_query(request.query)
+    query = alert_query_of(request.query, datetime.now(UTC))
     limit, after = limit_of(request.query), cursor_of(request.query)
     async with request.app[ENGINE].connect() as conn:
         page = await reads.list_alerts(conn, query, limit, after)

@@ -5,13 +5,18 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from receiver.domain.durations import format_duration
+from receiver.domain.links import safe_link
 from receiver.runtime.live import exposed
 from receiver.web.keys import LIVE, SETTINGS, USER
+from receiver.web.query import BadQuery
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -22,12 +27,31 @@ def _environment() -> Environment:
     """Built on first use rather than at start-up."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(str(files("receiver.web.pages") / "templates")),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters.update(iso=_iso, utc=_utc, utc_minutes=_utc_minutes, age=_age)
+    env.globals.update(safe_link=safe_link)
+    return env
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _utc_minutes(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _age(at: datetime) -> str:
+    return format_duration(datetime.now(UTC) - at)
 
 
 CSRF_COOKIE = "csrf"
@@ -75,3 +99,24 @@ def markdown_html(text: str) -> str:
 
     html = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
     return nh3.clean(html, url_schemes={"http", "https", "mailto"})
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def html_errors(handler: Handler) -> Handler:
+    """A page answers a bad query with a page that says what is wrong (the API's JSON
+    would be no help in a browser)."""
+
+    @functools.wraps(handler)
+    async def answer(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except BadQuery as exc:
+            return problem(request, 400, "This address asks for something impossible", str(exc))
+
+    return answer
+
+
+def problem(request: web.Request, status: int, title: str, detail: str) -> web.Response:
+    return page(request, "problem.html", status=status, title=title, detail=detail)

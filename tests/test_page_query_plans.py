@@ -1,0 +1,72 @@
+"""SQLite's planner on the reads the pages added: each runs on an index and none walks
+the whole history (Postgres plans from statistics, so a small test table says nothing
+there). The statements are caught as the real read functions send them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from receiver.store import reads, schema
+from receiver.store.engine import create_engine
+
+Read = Callable[[AsyncConnection], Awaitable[Any]]
+
+
+async def _plans(tmp_path: Path, read: Read) -> str:
+    path = tmp_path / "plan.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    await schema.upgrade(engine)
+    sent: list[tuple[str, Any]] = []
+
+    def caught(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        sent.append((statement, params))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", caught)
+    async with engine.connect() as conn:
+        await read(conn)
+    await engine.dispose()
+    sync = create_sync_engine(f"sqlite:///{path}")
+    try:
+        with sync.connect() as planner:
+            return "\n".join(
+                str(row[-1])
+                for statement, params in sent
+                for row in planner.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+            )
+    finally:
+        sync.dispose()
+
+
+SINCE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("read", "index"),
+    [
+        (lambda c: reads.unresolved_incidents(c, 500), "uq_incidents_open_group"),
+        (lambda c: reads.recently_resolved(c, 10), "ix_incidents_opened_at_id"),
+        (
+            lambda c: reads.failed_notifications_since(c, SINCE),
+            "ix_notifications_status_due_at (status=? AND due_at>?)",
+        ),
+        (lambda c: reads.episodes_of(c, "abc", 50), "sqlite_autoindex_alerts_1 (fingerprint=?)"),
+        (lambda c: reads.incident_events(c, 1, 1000), "(incident_id=?)"),
+        (lambda c: reads.incidents_by_id(c, [1, 2]), "INTEGER PRIMARY KEY (rowid=?)"),
+    ],
+)
+async def test_the_pages_reads_use_an_index(tmp_path: Path, read: Read, index: str) -> None:
+    plan = await _plans(tmp_path, read)
+    assert index in plan, plan
+    # A scan only over the partial index of unresolved incidents, or an index walked
+    # from its newest end under a LIMIT; never a sort of the whole table.
+    walks = [line for line in plan.splitlines() if line.startswith("SCAN")]
+    assert all(" USING INDEX " in line for line in walks), plan
+    assert "TEMP B-TREE" not in plan or "incident_id=?" in plan, plan
