@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from receiver.domain.lifecycle import FIRING, RESOLVED
 from receiver.domain.matchers import MatcherError, parse_matcher
 from receiver.store import reads
 from receiver.web.api.shapes import alert_json, event_json, refs_for
@@ -28,7 +29,7 @@ def _alert_query(query: Any) -> reads.AlertQuery:
     except MatcherError as exc:
         raise BadQuery(f"filter: {exc}") from exc
     return reads.AlertQuery(
-        status=choice_of(query, "status", ("firing", "resolved")),
+        status=choice_of(query, "status", (FIRING, RESOLVED)),
         alertname=query.get("alertname"),
         severity=query.get("severity"),
         receiver=query.get("receiver"),
