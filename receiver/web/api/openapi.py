@@ -57,7 +57,11 @@ LIMIT = query(
     {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
     "how many to answer at most",
 )
-CURSOR = query("cursor", ref("Cursor"), "the `next` of the page before, as it came")
+CURSOR = query(
+    "cursor",
+    {**COMPONENTS["Cursor"], "pattern": "^[A-Za-z0-9_-]*$"},
+    "the `next` of the page before, as it came; empty or absent: the first page",
+)
 RECEIVER = query("receiver", text(), "only those sent to this Alertmanager receiver")
 PATH_ID = in_path("id", ID, 1)
 
