@@ -15,12 +15,15 @@ from typing import Any
 
 import pytest
 
+from receiver.app import create_app
+from receiver.runtime.settings import Settings
 from receiver.web.api.openapi import spec
 from receiver.web.routes import ROUTES
 from tests.conftest import Client, MakeReceiver, require
 from tests.payloads import alert, webhook
 from tests.processes import address, serve
 from tests.sinks import JsonSink, eventually
+from tests.test_auth import PASSWORDS, ROLE_CONFIG, MakeClient, basic, web_config
 
 # Documented from the contract before their handlers land; the integrator deletes each
 # from here as its route joins ROUTES (test_not_yet_routed_is_still_unrouted says when).
@@ -293,3 +296,23 @@ async def test_api_page_shows_every_operation(client: Client) -> None:
     assert "curl -sS -X POST -H" in html
     assert "style=" not in html  # the CSP allows no inline style,
     assert "<script" not in html  # nor script
+
+
+async def test_refusals_match_the_document(
+    aiohttp_client: MakeClient, settings: Settings, tmp_path: Path
+) -> None:
+    """With sign-in and roles set up: no credentials, too few rights, another site."""
+    needs("jsonschema_rs")
+    config = tmp_path / "receiver.yml"
+    config.write_text(ROLE_CONFIG)
+    update = {"config": config, "web_config_file": web_config(tmp_path)}
+    client = await aiohttp_client(create_app(settings.model_copy(update=update)))
+    conform = Conformance()
+    bob = basic("bob", PASSWORDS["bob"])
+    for method, path in sorted(set(documented()) - NOT_YET_ROUTED):
+        url = re.sub(r"\{\w+\}", "1", path)
+        await conform.check(await client.request(method, url))
+        await conform.check(await client.request(method, url, headers=bob))
+        if method == "POST":
+            away = {**bob, "Sec-Fetch-Site": "cross-site"}
+            await conform.check(await client.request(method, url, headers=away))

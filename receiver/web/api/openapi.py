@@ -60,7 +60,7 @@ LIMIT = query(
 CURSOR = query(
     "cursor",
     {**COMPONENTS["Cursor"], "pattern": "^[A-Za-z0-9_-]*$"},
-    "the `next` of the page before, as it came; empty or absent: the first page",
+    "the next of the page before, as it came; empty or absent: the first page",
 )
 RECEIVER = query("receiver", text(), "only those sent to this Alertmanager receiver")
 PATH_ID = in_path("id", ID, 1)
@@ -195,7 +195,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 ],
             },
         ),
-        description="Point Alertmanager's `webhook_configs` url here.",
+        description="Point the url of a webhook_configs entry in Alertmanager here.",
     ),
     Operation(
         "GET",

@@ -221,7 +221,7 @@ ERROR = obj(
 )
 
 CURSOR = text(
-    "an opaque position; send a page's `next` back as `cursor` for the page after it",
+    "an opaque position; send a page's next back as the cursor parameter for the page after it",
     pattern="^[A-Za-z0-9_-]+$",
 )
 
