@@ -7,7 +7,7 @@ service is full) are added here, so no entry can forget them."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
@@ -24,6 +24,7 @@ from receiver.web.api.schemas import (
     Schema,
     array,
     enum,
+    maybe,
     obj,
     ref,
     text,
@@ -68,7 +69,7 @@ PATH_ID = in_path("id", ID, 1)
 
 def page_of(key: str, item: str) -> Schema:
     """A list answer: one page of items, and the cursor to the next (null on the last)."""
-    return obj({key: array(ref(item)), "next": {"oneOf": [ref("Cursor"), {"type": "null"}]}})
+    return obj({key: array(ref(item)), "next": maybe(ref("Cursor"))})
 
 
 def json_body(schema: Schema, example: Any) -> dict[str, Any]:
@@ -77,6 +78,9 @@ def json_body(schema: Schema, example: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Operation:
+    """One method on one path. `answers` are its own; as_json adds those its parameters
+    and access class bring."""
+
     method: str
     path: str
     operation_id: str
@@ -86,11 +90,13 @@ class Operation:
     parameters: tuple[dict[str, Any], ...] = ()
     body: dict[str, Any] | None = None
     description: str = ""
-    tag: str = field(init=False)
 
-    def __post_init__(self) -> None:
-        parts = self.path.split("/")
-        object.__setattr__(self, "tag", parts[3] if self.path.startswith("/api/") else "service")
+    @property
+    def tag(self) -> str:
+        """The resource under /api/v1 (alerts, incidents, ...); the rest is the service's."""
+        if not self.path.startswith("/api/v1/"):
+            return "service"
+        return self.path.split("/")[3].removesuffix(".json")
 
     def as_json(self) -> dict[str, Any]:
         shared: dict[int, Answer] = {}
