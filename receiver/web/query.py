@@ -105,8 +105,8 @@ def filled(query: Any) -> MultiDict[str]:
 
 def alert_query_of(query: Any, now: datetime) -> reads.AlertQuery:
     """The alert filters the API, the pages and the exports share, so a page's link, its
-    export and the API call with the same query string find the same alerts."""
-    query = filled(query)
+    export and the API call with the same query string find the same alerts (the pages
+    drop their form's blank fields first, with `filled`)."""
     try:
         matchers = [parse_matcher(f) for f in query.getall("filter", [])]
     except MatcherError as exc:

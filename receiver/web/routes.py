@@ -17,11 +17,13 @@ from receiver.web.api.alerts import get_alert, list_alerts
 from receiver.web.api.export import export_alerts
 from receiver.web.api.incidents import get_incident, list_incidents
 from receiver.web.api.notifications import list_notifications, retry_notification
+from receiver.web.api.openapi import openapi_document
 from receiver.web.api.runbooks import get_runbook, list_runbooks
 from receiver.web.health import healthy, ready, reload
 from receiver.web.metrics import scrape
 from receiver.web.pages import actions as forms
 from receiver.web.pages.alerts import alert_page, alerts_page, export_csv
+from receiver.web.pages.api import api_page
 from receiver.web.pages.assets import static_file
 from receiver.web.pages.home import home_page
 from receiver.web.pages.incidents import incident_page, incidents_page
@@ -69,6 +71,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/alerts/export.csv", export_csv, Access.READ),
     Route("GET", "/alerts/{id}", alert_page, Access.READ),
     Route("GET", "/incidents", incidents_page, Access.READ),
+    Route("GET", "/api/v1/openapi.json", openapi_document, Access.READ),
+    Route("GET", "/api", api_page, Access.READ),
     Route("GET", "/incidents/{id}", incident_page, Access.READ),
     Route("GET", "/runbooks", runbooks_page, Access.READ),
     Route("GET", "/runbooks/{slug}", runbook_page, Access.READ),
