@@ -63,13 +63,13 @@ class Outbox:
         engine: AsyncEngine,
         writer: Writer,
         rules: Callable[[], Rules],
-        external_url: str,
+        base_url: str,
         mask: Callable[[str], str],
         replica: str,
         observer: Observer = QUIET,
     ) -> None:
         self._engine, self._writer, self._rules = engine, writer, rules
-        self._external_url, self._mask, self._replica = external_url, mask, replica
+        self._base_url, self._mask, self._replica = base_url, mask, replica
         self._observer = observer
         delivery = rules().delivery
         self._breaker = Breaker(
@@ -202,7 +202,7 @@ class Outbox:
             return None, f"incident {item.incident_id} no longer exists"
         guides = Guides(incident_runbooks(view, rules.runbooks), rules.runbook_steps)
         title, body = (route.title, route.body) if route else (None, None)
-        url, now = self._external_url, _now()
+        url, now = self._base_url, _now()
         try:
             return render(view, item.change, url, now, title, body, guides), None
         except Exception as exc:  # a route's own template failed at run time

@@ -11,7 +11,7 @@ from sqlalchemy import Row
 
 from receiver.domain.links import runbook_links, runbook_url
 from receiver.domain.runbooks import Runbook, Runbooks
-from receiver.web.keys import LIVE, SETTINGS
+from receiver.web.keys import BASE_URL, LIVE
 from receiver.web.responses import iso
 
 Refs = Callable[[list[dict[str, str]], list[dict[str, str]]], list[dict[str, Any]]]
@@ -150,5 +150,5 @@ def runbook_refs(
 def refs_for(request: web.Request) -> Refs:
     """runbook_refs over the runbooks in force, read once so one answer uses one set."""
     runbooks = request.app[LIVE].current.runbooks
-    external_url = request.app[SETTINGS].external_url
-    return lambda labels, annotations: runbook_refs(labels, annotations, runbooks, external_url)
+    base = request.app[BASE_URL]
+    return lambda labels, annotations: runbook_refs(labels, annotations, runbooks, base)
