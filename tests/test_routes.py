@@ -35,6 +35,8 @@ def test_access_classes() -> None:
     assert by_access[Access.ADMIN] == {
         ("POST", "/-/reload"),
         ("POST", "/api/v1/notifications/{id}/retry"),
+        ("POST", "/api/v1/channels/{name}/test"),
+        ("POST", "/channels/{name}/test"),
     }
     assert by_access[Access.WEBHOOK] == {("POST", "/alerts")}
     assert by_access[Access.PUBLIC] == {

@@ -26,7 +26,7 @@ from receiver.domain.routing import Route
 from receiver.domain.runbooks import Runbooks
 from receiver.notify import channels
 from receiver.notify.policy import Breaker, Delivery, Verdict, classify
-from receiver.observe import QUIET, Observer
+from receiver.observe import QUIET, BreakerState, Observer
 from receiver.store import outbox, reads
 from receiver.store.engine import Writer, unavailable
 
@@ -81,6 +81,10 @@ class Outbox:
         # starts at once: a claim must not wait for a slot while its lease runs out.
         self._inflight: dict[int, tuple[outbox.Claimed, asyncio.Task[None]]] = {}
         self._next_measure = _now() + delivery.poll_interval  # not in start-up's way
+
+    def breaker_state(self, channel: str) -> BreakerState:
+        """This process's breaker for `channel` (another replica has its own)."""
+        return self._breaker.state_of(channel)
 
     def wake(self) -> None:
         self._wake.set()

@@ -10,12 +10,14 @@ from aiohttp import web
 
 from receiver.domain.auth import Access
 from receiver.web.api.alerts import get_alert, list_alerts
+from receiver.web.api.channels import list_channels, try_channel
 from receiver.web.api.incidents import get_incident, list_incidents
 from receiver.web.api.notifications import list_notifications, retry_notification
 from receiver.web.api.runbooks import get_runbook, list_runbooks
 from receiver.web.health import healthy, ready, reload
 from receiver.web.metrics import scrape
 from receiver.web.pages.assets import static_file
+from receiver.web.pages.channels import channels_page, try_channel_form
 from receiver.web.pages.incidents import incident_page
 from receiver.web.pages.runbooks import runbook_page, runbooks_page
 from receiver.web.webhook import receive_alerts
@@ -45,13 +47,17 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/incidents", list_incidents, Access.READ),
     Route("GET", "/api/v1/incidents/{id}", get_incident, Access.READ),
     Route("GET", "/api/v1/notifications", list_notifications, Access.READ),
+    Route("GET", "/api/v1/channels", list_channels, Access.READ),
     Route("GET", "/api/v1/runbooks", list_runbooks, Access.READ),
     Route("GET", "/api/v1/runbooks/{slug}", get_runbook, Access.READ),
     Route("GET", "/incidents/{id}", incident_page, Access.READ),
     Route("GET", "/runbooks", runbooks_page, Access.READ),
     Route("GET", "/runbooks/{slug}", runbook_page, Access.READ),
+    Route("GET", "/channels", channels_page, Access.READ),
     Route("POST", "/-/reload", reload, Access.ADMIN),
     Route("POST", "/api/v1/notifications/{id}/retry", retry_notification, Access.ADMIN),
+    Route("POST", "/api/v1/channels/{name}/test", try_channel, Access.ADMIN),
+    Route("POST", "/channels/{name}/test", try_channel_form, Access.ADMIN),
 )
 
 _ACCESS = web.AppKey("access", dict[web.AbstractRoute, Access])
