@@ -266,3 +266,32 @@ async def test_the_reads_walk_indexes_not_the_history(tmp_path: Path) -> None:
     failures = _plan(url, reads._failures_since(["chat", "pager"], datetime.now(UTC)))
     index = "ix_notification_attempts_channel_started_at (channel=? AND started_at>?)"
     assert index in failures, failures
+
+
+async def test_0011_gives_attempts_already_logged_their_channel(database_url: str) -> None:
+    engine = create_engine(database_url)
+    at = "2026-11-26 10:00:00+00:00"
+    try:
+        await schema.upgrade(engine, "0008")
+        async with engine.begin() as conn:
+            for sql in (
+                "INSERT INTO incidents (id, group_hash, receiver, group_key, status, "
+                "group_labels, common_labels, common_annotations, opened_at, last_received_at) "
+                f"VALUES (1, 'h', 'r', 'k', 'open', '{{}}', '{{}}', '{{}}', '{at}', '{at}')",
+                "INSERT INTO notifications (id, incident_id, channel, kind, change, status, "
+                f"created_at, due_at) VALUES (7, 1, 'pager', 'change', '{{}}', 'failed', "
+                f"'{at}', '{at}')",
+                "INSERT INTO notification_attempts (notification_id, started_at, seconds, "
+                f"outcome, services, replica) VALUES (7, '{at}', 0.1, 'failed', '[]', 'r1')",
+            ):
+                await conn.exec_driver_sql(sql)
+        await schema.upgrade(engine)
+        since = datetime(2026, 11, 26, 9, tzinfo=UTC)
+        async with engine.connect() as conn:
+            found = await reads.channel_activity(conn, ["pager", "chat"], since)
+        assert found["pager"] == reads.ChannelActivity(
+            "failed", datetime(2026, 11, 26, 10, tzinfo=UTC), 1
+        )
+        assert found["chat"] == reads.ChannelActivity()
+    finally:
+        await engine.dispose()
