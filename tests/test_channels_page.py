@@ -295,3 +295,18 @@ async def test_0011_gives_attempts_already_logged_their_channel(database_url: st
         assert found["chat"] == reads.ChannelActivity()
     finally:
         await engine.dispose()
+
+
+async def test_a_channel_name_with_a_slash_gets_a_working_button(
+    make_receiver: MakeReceiver, json_sink: JsonSink
+) -> None:
+    client = await make_receiver(f'channels:\n  "team/ops ü": "{json_sink.url()}"\nroutes: []\n')
+    html = await page(client)
+    action = re.search(r'<form class="channels-test" method="post" action="([^"]+)"', html)
+    assert action, html
+    assert action.group(1) == "/channels/team%2Fops%20%C3%BC/test"
+    resp = await client.post(action.group(1), data={"csrf": csrf_of(html)}, allow_redirects=False)
+    assert resp.status == 303
+    assert "Test message to <strong>team/ops ü</strong> delivered." in await page(
+        client, resp.headers["Location"]
+    )

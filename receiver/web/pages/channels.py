@@ -3,7 +3,7 @@ form that works without JavaScript (the page answers 303 back to itself)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
@@ -16,7 +16,9 @@ async def channels_page(request: web.Request) -> web.Response:
     tested = request.query.get("tested")
     known = {c["name"] for c in view["channels"]}
     notice = {"channel": tested, "ok": request.query.get("ok") == "1"} if tested in known else None
-    return page(request, "channels.html", notice=notice, **view)
+    # A channel's name is a YAML key: it may hold a slash, which the path must encode.
+    paths = {name: quote(name, safe="") for name in known}
+    return page(request, "channels.html", notice=notice, paths=paths, **view)
 
 
 async def try_channel_form(request: web.Request) -> web.Response:
