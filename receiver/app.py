@@ -27,6 +27,7 @@ from receiver.store.engine import Writer, create_engine
 from receiver.web import routes
 from receiver.web.auth import PASSWORDS, Passwords, authenticate
 from receiver.web.keys import (
+    BASE_URL,
     DRAINING,
     ENGINE,
     LIVE,
@@ -91,7 +92,7 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
         app[ENGINE],
         app[WRITER],
         lambda: live.current.delivery_rules,
-        app[SETTINGS].external_url,
+        app[BASE_URL],
         app[MASKER],
         replica,
         app[OBSERVER],
@@ -149,6 +150,7 @@ def create_app(
     app.on_response_prepare.append(security_headers)
     app[PASSWORDS] = Passwords()
     app[SETTINGS] = settings
+    app[BASE_URL] = settings.base_url()
     app[DRAINING] = asyncio.Event()
     app[_DRAIN_UNTIL] = []
     app[METRICS] = metrics = Metrics()

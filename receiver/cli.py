@@ -11,6 +11,7 @@ import asyncio
 import gc
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--external-url",
         metavar="URL",
-        help="the URL people reach this service at, for links in messages",
+        help="the URL people reach this service at, for links in messages "
+        "(default http://HOSTNAME:PORT, as Alertmanager's own)",
     )
     serve.add_argument(
         "--max-body-bytes", type=int, metavar="N", help="largest webhook accepted (10 MiB)"
@@ -183,7 +185,11 @@ def _parser() -> argparse.ArgumentParser:
         help="use route N (0 is the first) instead of the routing rules",
     )
     render.add_argument("--config", type=Path, metavar="FILE", help="YAML configuration file")
-    render.add_argument("--external-url", metavar="URL", help="this service's URL, for links")
+    render.add_argument(
+        "--external-url",
+        metavar="URL",
+        help="this service's URL, for links (default http://HOSTNAME:PORT)",
+    )
     render.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
 
     test = commands.add_parser(
@@ -356,7 +362,7 @@ def _render(settings: Settings, payload: Path, route: int | None) -> int:
         config.routes,
         setup.runbooks,
         config.runbook_steps,
-        settings.external_url,
+        settings.base_url(),
         datetime.now(UTC),
         route,
     )
@@ -376,9 +382,6 @@ def _render(settings: Settings, payload: Path, route: int | None) -> int:
 
 
 async def _notify_test(settings: Settings, channel: str) -> int:
-    import socket
-    from datetime import UTC, datetime
-
     from receiver.notify import channels
     from receiver.runtime.secrets import Masker, masking
 
@@ -391,22 +394,23 @@ async def _notify_test(settings: Settings, channel: str) -> int:
             file=sys.stderr,
         )
         return 2
-    urls = config.channels[channel]
     mask = Masker(config.secrets)
-    message = channels.Message(
-        title=f"[TEST] alert-receiver: channel {channel}",
-        body=f"A test message from alert-receiver on {socket.gethostname()} at "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC. If you read this, the channel works.\n",
-        severity="info",
-    )
     with masking(mask):  # Apprise's own log lines carry the URLs, at debug level whole
-        outcome = await channels.send(urls, message, config.delivery.timeout, mask)
+        outcome = await channels.send_test(
+            channel, config.channels[channel], config.delivery.timeout, mask
+        )
     for service in outcome.services:
         print(f"{'ok  ' if service.ok else 'FAIL'} {service.url}")
         for line in service.errors:
             print(f"       {line}")
     print(f"{channel}: {outcome.status} in {outcome.seconds:.2f}s")
     return 0 if outcome.ok else 1
+
+
+def _bind_any_port(host: str) -> socket.socket:
+    """`--port 0`: a free port, taken now so that links can name it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, 0), family=family)
 
 
 async def _serve(settings: Settings) -> None:
@@ -417,6 +421,9 @@ async def _serve(settings: Settings) -> None:
     from receiver.web.keys import LIVE
 
     setup = _load(settings)
+    bound = _bind_any_port(settings.host) if settings.port == 0 else None
+    if bound is not None:  # links need the real port, known before the app is made
+        settings = settings.model_copy(update={"port": bound.getsockname()[1]})
     app = create_app(settings, setup)
     runner = web.AppRunner(
         app,
@@ -425,7 +432,11 @@ async def _serve(settings: Settings) -> None:
     )
     await runner.setup()
     tls = setup.web.ssl_context()
-    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls)
+    site: web.BaseSite = (
+        web.SockSite(runner, bound, ssl_context=tls)
+        if bound is not None
+        else web.TCPSite(runner, settings.host, settings.port, ssl_context=tls)
+    )
     await site.start()
     for address in runner.addresses:
         log.info(

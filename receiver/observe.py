@@ -28,6 +28,11 @@ class BreakerState(enum.IntEnum):
     HALF_OPEN = 1  # one probe is let through
     OPEN = 2  # the channel is left alone
 
+    @property
+    def label(self) -> str:
+        """As people read it: closed, half-open, open."""
+        return self.name.lower().replace("_", "-")
+
 
 class Observer:
     """Every method is a no-op; a listener overrides those it wants."""

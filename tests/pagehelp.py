@@ -1,16 +1,10 @@
-"""What the page tests share: fetching a page, and standing in for the incident actions
-(their handlers are built elsewhere) by writing what they would write."""
+"""What the page tests share: fetching a page, acting on an incident, and what every page
+must hold to."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+import re
 
-from sqlalchemy import insert, update
-from sqlalchemy.engine import Connection
-
-from receiver.store.tables import incident_actions, incidents
-from receiver.web.keys import WRITER
 from tests.conftest import Client
 
 
@@ -23,24 +17,21 @@ async def html(client: Client, path: str, expect: int = 200, /, **query: str) ->
     return text
 
 
+VERBS = {
+    "acknowledged": "acknowledge",
+    "unacknowledged": "unacknowledge",
+    "resolved": "resolve",
+    "note": "notes",
+}
+
+
 async def acted(client: Client, incident_id: int, kind: str, by: str, text: str = "") -> None:
-    """An action as the handlers record it: the history row, and the incident's state."""
-    at = datetime.now(UTC)
-    states: dict[str, dict[str, Any]] = {
-        "acknowledged": {"status": "acknowledged", "acknowledged_by": by, "acknowledged_at": at},
-        "unacknowledged": {"status": "open", "acknowledged_by": None, "acknowledged_at": None},
-        "resolved": {"status": "resolved", "resolved_by": by, "resolved_at": at},
-        "note": {},
-    }
-    state = states[kind]
+    """An action through the real API, as a person would take it."""
+    body = {"by": by, **({"text": text} if text else {})}
+    resp = await client.post(f"/api/v1/incidents/{incident_id}/{VERBS[kind]}", json=body)
+    assert resp.status == 200, await resp.text()
 
-    def work(conn: Connection) -> None:
-        conn.execute(
-            insert(incident_actions).values(
-                incident_id=incident_id, kind=kind, by=by, at=at, text=text
-            )
-        )
-        if state:
-            conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**state))
 
-    await client.app[WRITER].run([], work)
+def only_our_script(html: str) -> None:
+    """The CSP allows scripts from this service only; pages load exactly our one file."""
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/app.js" defer>']

@@ -20,6 +20,7 @@ from receiver.runtime.settings import Settings
 from receiver.web.api.openapi import spec
 from receiver.web.routes import ROUTES
 from tests.conftest import Client, MakeReceiver, require
+from tests.pagehelp import only_our_script
 from tests.payloads import alert, webhook
 from tests.processes import address, serve
 from tests.sinks import JsonSink, eventually
@@ -133,6 +134,9 @@ async def test_real_answers_match_the_document(
         await conform.check(await client.get(path))
     await conform.check(await client.get("/api/v1/runbooks/disk"))
     await conform.check(await client.get("/api/v1/runbooks/nothing"))
+    await conform.check(await client.get("/api/v1/channels"))
+    for name in ("chat", "nothing"):
+        await conform.check(await client.post(f"/api/v1/channels/{name}/test"))
     await conform.check(await client.post("/-/reload"))
     (books / "broken.md").write_text("---\ntitle: [\n---\n")
     await conform.check(await client.post("/-/reload"))
@@ -297,7 +301,7 @@ async def test_api_page_shows_every_operation(client: Client) -> None:
     assert "curl -sS -X POST -H" in html
     assert "style=" not in html  # the CSP allows no inline style,
     # nor script: the one script is our own file (tests/test_pages_* cover what it does)
-    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/app.js" defer>']
+    only_our_script(html)
 
 
 async def test_refusals_match_the_document(

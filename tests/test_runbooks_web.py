@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from receiver.web.keys import BASE_URL
 from tests.conftest import Client, MakeReceiver
 from tests.payloads import alert, webhook
 from tests.sinks import JsonSink, eventually
@@ -127,7 +128,7 @@ async def test_runbook_api(make_receiver: MakeReceiver, folder: Path) -> None:
     one = await get_json(client, "/api/v1/runbooks/latency")
     assert one["owner"] == "inference-team"
     assert one["matchers"] == ['alertname="HighLatencyP95"']
-    assert one["url"] == "/runbooks/latency"
+    assert one["url"] == f"{client.app[BASE_URL]}/runbooks/latency"  # absolute, by default
     assert one["markdown"].startswith("## Check")
     missing = await get_json(client, "/api/v1/runbooks/nope", status=404)
     assert "GET /api/v1/runbooks" in missing["error"]

@@ -25,13 +25,21 @@ def runbook_links(annotations: dict[str, str]) -> list[tuple[str, str]]:
     ]
 
 
+def base_url(external_url: str, hostname: str, port: int) -> str:
+    """Where people reach this service, for the links it sends: the external URL when
+    given, else http://HOSTNAME:PORT, as Alertmanager defaults its own, so that a message
+    never carries a relative link (a chat or mail client cannot follow one)."""
+    given = _base(external_url)
+    return given if given else f"http://{hostname}:{port}"
+
+
 def _base(url: str) -> str | None:
     base = safe_link(url)
     return base.rstrip("/") if base else None
 
 
 def runbook_url(external_url: str, slug: str) -> str | None:
-    """Where this service shows a runbook, or None without a usable external URL."""
+    """Where this service shows a runbook, or None without a usable base URL."""
     base = _base(external_url)
     return f"{base}/runbooks/{slug}" if base else None
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
@@ -230,3 +231,17 @@ async def send(
     timed_out = bool(services) and all(s.status == "timeout" for s in services)
     status = "delivered" if ok else ("timeout" if timed_out else "failed")
     return SendOutcome(ok, status, seconds, services)
+
+
+async def send_test(
+    channel: str, urls: list[str], deadline: timedelta, mask: Callable[[str], str]
+) -> SendOutcome:
+    """A short test message through every URL of `channel`: what `notify-test` and the
+    channels page send, so both prove the same thing."""
+    message = Message(
+        title=f"[TEST] alert-receiver: channel {channel}",
+        body=f"A test message from alert-receiver on {socket.gethostname()} at "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC. If you read this, the channel works.\n",
+        severity="info",
+    )
+    return await send(urls, message, deadline, mask)

@@ -145,6 +145,12 @@ class Breaker:
         if state.shown is not before:
             self.changed(channel, state.shown)
 
+    def state_of(self, channel: str) -> BreakerState:
+        """As the breaker gauge shows it; closed for a channel not used yet (read only: a
+        page asking must not register the channel with the gauge)."""
+        state = self._channels.get(channel)
+        return state.shown if state else BreakerState.CLOSED
+
     def reopens_at(self, channel: str) -> datetime | None:
         state = self._channels.get(channel)
         return state.open_until if state else None

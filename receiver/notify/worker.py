@@ -26,7 +26,7 @@ from receiver.domain.routing import Route
 from receiver.domain.runbooks import Runbooks
 from receiver.notify import channels
 from receiver.notify.policy import Breaker, Delivery, Verdict, classify
-from receiver.observe import QUIET, Observer
+from receiver.observe import QUIET, BreakerState, Observer
 from receiver.store import outbox, reads
 from receiver.store.engine import Writer, unavailable
 
@@ -63,13 +63,13 @@ class Outbox:
         engine: AsyncEngine,
         writer: Writer,
         rules: Callable[[], Rules],
-        external_url: str,
+        base_url: str,
         mask: Callable[[str], str],
         replica: str,
         observer: Observer = QUIET,
     ) -> None:
         self._engine, self._writer, self._rules = engine, writer, rules
-        self._external_url, self._mask, self._replica = external_url, mask, replica
+        self._base_url, self._mask, self._replica = base_url, mask, replica
         self._observer = observer
         delivery = rules().delivery
         self._breaker = Breaker(
@@ -81,6 +81,10 @@ class Outbox:
         # starts at once: a claim must not wait for a slot while its lease runs out.
         self._inflight: dict[int, tuple[outbox.Claimed, asyncio.Task[None]]] = {}
         self._next_measure = _now() + delivery.poll_interval  # not in start-up's way
+
+    def breaker_state(self, channel: str) -> BreakerState:
+        """This process's breaker for `channel` (another replica has its own)."""
+        return self._breaker.state_of(channel)
 
     def wake(self) -> None:
         self._wake.set()
@@ -207,7 +211,7 @@ class Outbox:
             return None, f"incident {item.incident_id} no longer exists"
         guides = Guides(incident_runbooks(view, rules.runbooks), rules.runbook_steps)
         title, body = (route.title, route.body) if route else (None, None)
-        url, now = self._external_url, _now()
+        url, now = self._base_url, _now()
         try:
             return render(view, item.change, url, now, title, body, guides), None
         except Exception as exc:  # a route's own template failed at run time

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy.engine import make_url
 
 from receiver.domain.durations import Duration
+from receiver.domain.links import base_url, safe_link
 from receiver.runtime.logs import LogFormat
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./receiver.db"
@@ -84,7 +86,7 @@ class Settings(BaseModel):
     external_url: str = Field(
         "",
         description="the URL people reach this service at, for links in messages "
-        "(e.g. https://alerts.example.com)",
+        "(e.g. https://alerts.example.com; default http://HOSTNAME:PORT, as Alertmanager's)",
     )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",
@@ -112,6 +114,18 @@ class Settings(BaseModel):
                 "give a file: sqlite+aiosqlite:///PATH"
             )
         return url
+
+    @field_validator("external_url")
+    @classmethod
+    def _http_or_nothing(cls, url: str) -> str:
+        # Anything else would make every link in messages silently disappear.
+        if url and safe_link(url) is None:
+            raise ValueError("give an http:// or https:// URL, e.g. https://alerts.example.com")
+        return url.strip()
+
+    def base_url(self) -> str:
+        """The base of every link this service sends or shows (the host name read here)."""
+        return base_url(self.external_url, socket.gethostname(), self.port)
 
     @field_validator("database_timeout", "shutdown_timeout")
     @classmethod

@@ -219,6 +219,7 @@ def finish(
     conn.execute(
         insert(notification_attempts).values(
             notification_id=claimed.id,
+            channel=claimed.channel,
             started_at=attempt.started_at,
             seconds=attempt.seconds,
             outcome=attempt.outcome,

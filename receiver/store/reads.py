@@ -22,6 +22,7 @@ from receiver.domain.matchers import Matcher, matches_all
 from receiver.domain.views import AlertView, IncidentView
 from receiver.store.tables import (
     INDEXED_LABEL_CHARS,
+    UNDELIVERED,
     alerts,
     events,
     incident_actions,
@@ -325,6 +326,68 @@ async def attempts_of(conn: AsyncConnection, ids: list[int]) -> dict[int, list[R
         )
         for row in rows:
             found[row.notification_id].append(row)
+    return found
+
+
+@dataclass(frozen=True)
+class ChannelActivity:
+    """What the delivery log says about one channel, for the channels page."""
+
+    last_outcome: str | None = None  # delivered | failed | timeout; None: never tried
+    last_at: datetime | None = None  # when that attempt started
+    failures: int = 0  # failed or timed-out attempts since the time asked about
+
+
+def _failures_since(channels: list[str], since: datetime) -> Select[Any]:
+    """Failed attempts per channel since `since`: a range of the partial index of failed
+    attempts by (channel, started_at) per channel, so only the rows counted are read."""
+    attempt = notification_attempts.c
+    return (
+        select(attempt.channel, func.count())
+        .where(UNDELIVERED, attempt.channel.in_(channels), attempt.started_at >= since)
+        .group_by(attempt.channel)
+    )
+
+
+def _last_attempt(channel: str) -> Select[Any]:
+    """The last attempt of the channel's newest notification that has one: a walk back
+    along (channel, id) with an index lookup per step, which stops at the first hit."""
+    attempt = notification_attempts.c
+    newest = (
+        select(notifications.c.id)
+        .where(
+            notifications.c.channel == channel,
+            exists().where(attempt.notification_id == notifications.c.id),
+        )
+        .order_by(notifications.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(attempt.outcome, attempt.started_at)
+        .where(attempt.notification_id == newest)
+        .order_by(attempt.id.desc())
+        .limit(1)
+    )
+
+
+async def channel_activity(
+    conn: AsyncConnection, channels: list[str], since: datetime
+) -> dict[str, ChannelActivity]:
+    """Per channel, its last outcome and its failed attempts since `since`: one short
+    indexed query per channel and one for all the failures, so the cost follows the
+    channels and their recent failures, not the length of the history."""
+    failures: dict[str, int] = {}
+    if channels:
+        failures = dict((await conn.execute(_failures_since(channels, since))).all())
+    found: dict[str, ChannelActivity] = {}
+    for channel in channels:
+        last = (await conn.execute(_last_attempt(channel))).first()
+        found[channel] = ChannelActivity(
+            last.outcome if last else None,
+            last.started_at if last else None,
+            failures.get(channel, 0),
+        )
     return found
 
 

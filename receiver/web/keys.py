@@ -13,6 +13,7 @@ from receiver.runtime.settings import Settings
 from receiver.store.engine import Writer
 
 SETTINGS = web.AppKey("settings", Settings)
+BASE_URL = web.AppKey("base_url", str)  # of every link sent or shown: Settings.base_url()
 ENGINE = web.AppKey("engine", AsyncEngine)
 WRITER = web.AppKey("writer", Writer)
 LIVE = web.AppKey("live", Live)

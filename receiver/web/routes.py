@@ -14,6 +14,7 @@ from receiver.domain.incidents import ACKNOWLEDGED
 from receiver.domain.lifecycle import RESOLVED
 from receiver.web.api import actions
 from receiver.web.api.alerts import get_alert, list_alerts
+from receiver.web.api.channels import list_channels, try_channel
 from receiver.web.api.export import export_alerts
 from receiver.web.api.incidents import get_incident, list_incidents
 from receiver.web.api.notifications import list_notifications, retry_notification
@@ -25,6 +26,7 @@ from receiver.web.pages import actions as forms
 from receiver.web.pages.alerts import alert_page, alerts_page, export_csv
 from receiver.web.pages.api import api_page
 from receiver.web.pages.assets import static_file
+from receiver.web.pages.channels import channels_page, try_channel_form
 from receiver.web.pages.home import home_page
 from receiver.web.pages.incidents import incident_page, incidents_page
 from receiver.web.pages.runbooks import runbook_page, runbooks_page
@@ -64,6 +66,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/incidents", list_incidents, Access.READ),
     Route("GET", "/api/v1/incidents/{id}", get_incident, Access.READ),
     Route("GET", "/api/v1/notifications", list_notifications, Access.READ),
+    Route("GET", "/api/v1/channels", list_channels, Access.READ),
     Route("GET", "/api/v1/runbooks", list_runbooks, Access.READ),
     Route("GET", "/api/v1/runbooks/{slug}", get_runbook, Access.READ),
     Route("GET", "/", home_page, Access.READ),
@@ -76,6 +79,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/incidents/{id}", incident_page, Access.READ),
     Route("GET", "/runbooks", runbooks_page, Access.READ),
     Route("GET", "/runbooks/{slug}", runbook_page, Access.READ),
+    Route("GET", "/channels", channels_page, Access.READ),
     Route("POST", "/-/reload", reload, Access.ADMIN),
     Route("POST", "/api/v1/notifications/{id}/retry", retry_notification, Access.ADMIN),
     Route("POST", "/api/v1/incidents/acknowledge", actions.acknowledge_several, Access.ADMIN),
@@ -85,6 +89,8 @@ ROUTES: tuple[Route, ...] = (
         for verb, kind in VERBS.items()
     ),
     Route("POST", "/incidents/acknowledge", forms.acknowledge_several, Access.ADMIN),
+    Route("POST", "/api/v1/channels/{name}/test", try_channel, Access.ADMIN),
+    Route("POST", "/channels/{name}/test", try_channel_form, Access.ADMIN),
 )
 
 _ACCESS = web.AppKey("access", dict[web.AbstractRoute, Access])

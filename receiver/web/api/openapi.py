@@ -417,6 +417,31 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "GET",
+        "/api/v1/channels",
+        "listChannels",
+        "The channels (URLs masked) with how each fared lately, and the routes in force",
+        Access.READ,
+        {
+            200: answer(
+                "channels and routes; the breaker is this process's own",
+                obj({"channels": array(ref("Channel")), "routes": array(ref("Route"))}),
+            )
+        },
+    ),
+    Operation(
+        "POST",
+        "/api/v1/channels/{name}/test",
+        "testChannel",
+        "Send the test message through every URL of a channel",
+        Access.ADMIN,
+        {
+            200: answer("what happened (ok says whether it arrived)", ref("ChannelTest")),
+            404: answer("no channel of this name"),
+        },
+        (in_path("name", text(), "chat"),),
+    ),
+    Operation(
+        "GET",
         "/api/v1/runbooks",
         "listRunbooks",
         "The runbooks in force",

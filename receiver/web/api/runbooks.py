@@ -5,14 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from receiver.web.api.shapes import runbook_json
-from receiver.web.keys import LIVE, SETTINGS
+from receiver.web.keys import BASE_URL, LIVE
 from receiver.web.responses import error, ok
 
 
 async def list_runbooks(request: web.Request) -> web.Response:
     runbooks = request.app[LIVE].current.runbooks
-    external_url = request.app[SETTINGS].external_url
-    return ok({"runbooks": [runbook_json(r, external_url) for r in runbooks.items]})
+    base = request.app[BASE_URL]
+    return ok({"runbooks": [runbook_json(r, base) for r in runbooks.items]})
 
 
 async def get_runbook(request: web.Request) -> web.Response:
@@ -20,6 +20,6 @@ async def get_runbook(request: web.Request) -> web.Response:
     runbook = request.app[LIVE].current.runbooks.by_slug.get(slug)
     if runbook is None:
         return error(404, f"no runbook {slug!r}; GET /api/v1/runbooks lists them")
-    body = runbook_json(runbook, request.app[SETTINGS].external_url)
+    body = runbook_json(runbook, request.app[BASE_URL])
     body["markdown"] = runbook.body
     return ok(body)

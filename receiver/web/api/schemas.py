@@ -261,6 +261,47 @@ WEBHOOK_SUMMARY = obj(
     }
 )
 
+BOOLEAN: Schema = {"type": "boolean"}
+OUTCOME = enum(("delivered", "failed", "timeout"))
+
+CHANNEL = obj(
+    {
+        "name": text(),
+        "urls": array(text("scheme://host, then /*** when there is more: never a secret")),
+        "breaker": enum(("closed", "half-open", "open")),
+        "lastOutcome": maybe(OUTCOME),
+        "lastAt": maybe(TIME),
+        "failures24h": COUNT,
+    }
+)
+
+ROUTE = obj(
+    {
+        "index": INTEGER,
+        "matchers": array(text()),
+        "channels": array(text()),
+        "continue": BOOLEAN,
+        "sendResolved": BOOLEAN,
+        "repeatInterval": maybe(text("a duration such as 4h")),
+        "fallback": maybe(text()),
+        "title": maybe(text()),
+        "body": maybe(text()),
+    }
+)
+
+CHANNEL_TEST = obj(
+    {
+        "channel": text(),
+        "ok": BOOLEAN,
+        "status": OUTCOME,
+        "seconds": {"type": "number"},
+        "error": maybe(text("masked")),
+        "services": array(
+            obj({"url": text(), "ok": BOOLEAN, "status": text(), "errors": array(text())})
+        ),
+    }
+)
+
 COMPONENTS: dict[str, Schema] = {
     "Alert": ALERT,
     "AlertDetail": extended(ALERT, events=array(ref("Event"))),
@@ -273,6 +314,9 @@ COMPONENTS: dict[str, Schema] = {
     "Runbook": RUNBOOK,
     "RunbookDetail": extended(RUNBOOK, markdown=text("the runbook's body, as written")),
     "RunbookRef": RUNBOOK_REF,
+    "Channel": CHANNEL,
+    "Route": ROUTE,
+    "ChannelTest": CHANNEL_TEST,
     "Error": ERROR,
     "Cursor": CURSOR,
     "Webhook": WEBHOOK,

@@ -9,9 +9,14 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import Row
 
+from receiver.domain.durations import format_duration
 from receiver.domain.links import runbook_links, runbook_url
+from receiver.domain.routing import Route
 from receiver.domain.runbooks import Runbook, Runbooks
-from receiver.web.keys import LIVE, SETTINGS
+from receiver.notify.channels import SendOutcome, shown_url
+from receiver.observe import BreakerState
+from receiver.store.reads import ChannelActivity
+from receiver.web.keys import BASE_URL, LIVE
 from receiver.web.responses import iso
 
 Refs = Callable[[list[dict[str, str]], list[dict[str, str]]], list[dict[str, Any]]]
@@ -157,5 +162,51 @@ def runbook_refs(
 def refs_for(request: web.Request) -> Refs:
     """runbook_refs over the runbooks in force, read once so one answer uses one set."""
     runbooks = request.app[LIVE].current.runbooks
-    external_url = request.app[SETTINGS].external_url
-    return lambda labels, annotations: runbook_refs(labels, annotations, runbooks, external_url)
+    base = request.app[BASE_URL]
+    return lambda labels, annotations: runbook_refs(labels, annotations, runbooks, base)
+
+
+def channel_json(
+    name: str,
+    urls: list[str],
+    activity: ChannelActivity,
+    breaker: BreakerState,
+    mask: Callable[[str], str],
+) -> dict[str, Any]:
+    """A channel as people may see it: URLs reduced to scheme and host, then masked."""
+    return {
+        "name": name,
+        "urls": [mask(shown_url(url)) for url in urls],
+        "breaker": breaker.label,
+        "lastOutcome": activity.last_outcome,
+        "lastAt": iso(activity.last_at),
+        "failures24h": activity.failures,
+    }
+
+
+def route_json(index: int, route: Route, mask: Callable[[str], str]) -> dict[str, Any]:
+    """A route in force; its own templates masked (a ${VAR} may have gone into them)."""
+    interval = route.repeat_interval
+    return {
+        "index": index,
+        "matchers": [str(m) for m in route.match],
+        "channels": route.channels,
+        "continue": route.continue_,
+        "sendResolved": route.send_resolved,
+        "repeatInterval": format_duration(interval) if interval is not None else None,
+        "fallback": route.fallback,
+        "title": mask(route.title) if route.title is not None else None,
+        "body": mask(route.body) if route.body is not None else None,
+    }
+
+
+def tested_json(channel: str, outcome: SendOutcome, mask: Callable[[str], str]) -> dict[str, Any]:
+    """The answer to a test message: per URL what its service said, all of it masked."""
+    return {
+        "channel": channel,
+        "ok": outcome.ok,
+        "status": outcome.status,
+        "seconds": round(outcome.seconds, 3),
+        "error": mask(outcome.error) if outcome.error else None,
+        "services": outcome.as_json(),
+    }
