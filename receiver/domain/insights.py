@@ -104,14 +104,26 @@ def parse_flaps(raw: str | None) -> int:
     raise BadWindow(f"flaps must be a whole number from 2 to {MAX_FLAPS}, got {raw[:40]!r}")
 
 
-_SEVERITY_ORDER = ("critical", "error", "warning", "info")
+SEVERITY_ORDER = ("critical", "error", "warning", "info")
 
 
 def severity_order(severities: Iterable[str]) -> list[str]:
     """Legend and stacking order: the usual severities worst first, then the rest by name."""
     found = set(severities)
-    known = [s for s in _SEVERITY_ORDER if s in found]
+    known = [s for s in SEVERITY_ORDER if s in found]
     return known + sorted(found - set(known))
+
+
+def severity_classes(severities: list[str]) -> list[tuple[str, str]]:
+    """Each severity with the stylesheet's colour for it: the usual ones keep theirs
+    whatever else fired (critical red, warning amber...); others share the last two."""
+    others = iter(range(len(severities)))
+    return [
+        (s, f"series-{SEVERITY_ORDER.index(s)}")
+        if s in SEVERITY_ORDER
+        else (s, f"series-{len(SEVERITY_ORDER) + next(others) % 2}")
+        for s in severities
+    ]
 
 
 def stack(

@@ -127,7 +127,7 @@ async def flapping(
             tuple_(alerts.c.fingerprint, alerts.c.starts_at).in_(keys)
         )
     )
-    by_fingerprint: dict[str, Row[Any]] = {r.fingerprint: r for r in rows}
+    by_fingerprint: dict[str, Any] = {r.fingerprint: r for r in rows}
     return [(by_fingerprint[r.fingerprint], int(r.episodes)) for r in found]
 
 

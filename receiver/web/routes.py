@@ -11,12 +11,14 @@ from aiohttp import web
 from receiver.domain.auth import Access
 from receiver.web.api.alerts import get_alert, list_alerts
 from receiver.web.api.incidents import get_incident, list_incidents
+from receiver.web.api.insights import get_insights
 from receiver.web.api.notifications import list_notifications, retry_notification
 from receiver.web.api.runbooks import get_runbook, list_runbooks
 from receiver.web.health import healthy, ready, reload
 from receiver.web.metrics import scrape
 from receiver.web.pages.assets import static_file
 from receiver.web.pages.incidents import incident_page
+from receiver.web.pages.insights import insights_page
 from receiver.web.pages.runbooks import runbook_page, runbooks_page
 from receiver.web.webhook import receive_alerts
 
@@ -45,9 +47,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/incidents", list_incidents, Access.READ),
     Route("GET", "/api/v1/incidents/{id}", get_incident, Access.READ),
     Route("GET", "/api/v1/notifications", list_notifications, Access.READ),
+    Route("GET", "/api/v1/insights", get_insights, Access.READ),
     Route("GET", "/api/v1/runbooks", list_runbooks, Access.READ),
     Route("GET", "/api/v1/runbooks/{slug}", get_runbook, Access.READ),
     Route("GET", "/incidents/{id}", incident_page, Access.READ),
+    Route("GET", "/insights", insights_page, Access.READ),
     Route("GET", "/runbooks", runbooks_page, Access.READ),
     Route("GET", "/runbooks/{slug}", runbook_page, Access.READ),
     Route("POST", "/-/reload", reload, Access.ADMIN),
