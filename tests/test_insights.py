@@ -24,6 +24,7 @@ from receiver.domain.insights import (
 )
 from receiver.domain.matchers import parse_matcher
 from receiver.domain.runbooks import Runbook, Runbooks
+from receiver.store import insights as insights_store
 from receiver.store import schema
 from receiver.store.engine import create_engine
 from receiver.store.tables import alert_hours, alerts, incident_actions, incidents
@@ -137,6 +138,7 @@ async def test_known_traffic_gives_known_insights(
         "step_seconds": 3600,
     }
     assert body["flaps"] == 3
+    assert body["flapping_since"] is None  # every alert of the window counted
     volume = body["volume"]
     assert volume["severities"] == ["critical", "warning", "info"]
     assert len(volume["buckets"]) == 24
@@ -181,6 +183,7 @@ async def test_known_traffic_gives_known_insights(
         "resolve": spread_of(0, None, None),
     }
     assert body["response_times"] == {
+        "since": None,
         "by_alertname": [
             {"key": "HighLatencyP95", **latency},
             {"key": "DiskFull", **disk},
@@ -258,6 +261,24 @@ async def test_the_page_shows_it_escaped_and_without_inline_style(client: Client
     assert css.status == 200
     assert "prefers-color-scheme: dark" in await css.text()
     assert (await client.get("/insights")).status == 200  # the default window, 7d
+
+
+async def test_a_crowded_window_counts_its_newest_rows_and_says_so(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await traffic(client)
+    await responses(client)
+    monkeypatch.setattr(insights_store, "SCAN_BUDGET", 2)
+    body = await get(client, f"/api/v1/insights?{DAY}&flaps=2")
+    # The newest two alerts are HighLatencyP95's 12:00 and the odd one's 12:30.
+    assert body["flapping_since"] == "2026-11-26T12:00:00Z"
+    assert body["flapping"] == []
+    assert body["response_times"]["since"] == "2026-11-26T12:00:00Z"
+    assert [r["incidents"] for r in body["response_times"]["by_receiver"]] == [1, 1]
+    assert body["noisiest"][0] == {"alertname": "HighLatencyP95", "alerts": 3}  # the rollup
+    html = await (await client.get(f"/insights?{DAY}")).text()
+    assert "counts those started since 2026-11-26T12:00:00Z" in html
+    assert "covers those opened since 2026-11-26T12:00:00Z" in html
 
 
 @pytest.mark.parametrize(

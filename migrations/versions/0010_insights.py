@@ -1,5 +1,6 @@
-"""alert_hours: alerts per started hour, alertname and severity, for the insights page;
-filled from the alerts already stored
+"""alert_hours: alerts per started hour, alertname and severity, for the insights page,
+filled from the alerts already stored; alerts by (starts_at, fingerprint), so that
+counting a window's episodes per fingerprint reads the index alone
 
 Revision ID: 0010
 Revises: 0008
@@ -34,6 +35,7 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("hour", "alertname", "severity", name="pk_alert_hours"),
     )
+    op.create_index("ix_alerts_starts_at_fingerprint", "alerts", ["starts_at", "fingerprint"])
     hour = _HOUR[op.get_bind().dialect.name]
     op.execute(
         f"INSERT INTO alert_hours (hour, alertname, severity, count) "
@@ -44,3 +46,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("alert_hours")
+    op.drop_index("ix_alerts_starts_at_fingerprint", "alerts")

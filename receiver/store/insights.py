@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -101,26 +102,46 @@ async def names(
     return [(name, severity, int(n)) for name, severity, n in rows]
 
 
+SCAN_BUDGET = 20_000
+"""Most alerts (and incidents) one insights read walks: a month can hold a million, and
+grouping them all costs seconds. Past the budget, the newest rows of the window count,
+and the read says from when (`Scanned.since`)."""
+
+
+@dataclass(frozen=True)
+class Scanned:
+    rows: list[Any]
+    since: datetime | None  # where the walk stopped, when the budget cut it short
+
+
 async def flapping(
     conn: AsyncConnection, since: datetime, until: datetime, at_least: int, limit: int
-) -> list[tuple[Row[Any], int]]:
-    """Fingerprints with at least `at_least` alerts started in [since, until), most first:
-    (their latest alert in the window: id, fingerprint, alertname, labels; how many).
-    The count reads only the (fingerprint, starts_at) index."""
+) -> Scanned:
+    """Fingerprints with at least `at_least` alerts started in [since, until), most first,
+    as (their latest alert: id, fingerprint, alertname, labels; how many), among the
+    window's newest SCAN_BUDGET alerts, read from the (starts_at, fingerprint) index."""
+    recent = (
+        select(alerts.c.fingerprint, alerts.c.starts_at)
+        .where(alerts.c.starts_at >= since, alerts.c.starts_at < until)
+        .order_by(alerts.c.starts_at.desc())
+        .limit(SCAN_BUDGET)
+        .subquery()
+    )
     episodes = func.count().label("episodes")
-    latest = func.max(alerts.c.starts_at).label("latest")
+    latest = func.max(recent.c.starts_at).label("latest")
     found = (
         await conn.execute(
-            select(alerts.c.fingerprint, episodes, latest)
-            .where(alerts.c.starts_at >= since, alerts.c.starts_at < until)
-            .group_by(alerts.c.fingerprint)
+            select(recent.c.fingerprint, episodes, latest)
+            .group_by(recent.c.fingerprint)
             .having(func.count() >= at_least)
-            .order_by(desc(episodes), alerts.c.fingerprint)
+            .order_by(desc(episodes), recent.c.fingerprint)
             .limit(limit)
         )
     ).all()
+    walked, oldest = (await conn.execute(select(func.count(), func.min(recent.c.starts_at)))).one()
+    cut = oldest if walked == SCAN_BUDGET else None
     if not found:
-        return []
+        return Scanned([], cut)
     keys = [(r.fingerprint, r.latest) for r in found]
     rows = await conn.execute(
         select(alerts.c.id, alerts.c.fingerprint, alerts.c.alertname, alerts.c.labels).where(
@@ -128,7 +149,7 @@ async def flapping(
         )
     )
     by_fingerprint: dict[str, Any] = {r.fingerprint: r for r in rows}
-    return [(by_fingerprint[r.fingerprint], int(r.episodes)) for r in found]
+    return Scanned([(by_fingerprint[r.fingerprint], int(r.episodes)) for r in found], cut)
 
 
 _FIRST_ACK = (
@@ -148,19 +169,23 @@ _ALERTNAME = func.coalesce(
 )
 
 
-async def response_times(
-    conn: AsyncConnection, since: datetime, until: datetime
-) -> list[tuple[str, str, datetime, datetime | None, datetime | None]]:
+async def response_times(conn: AsyncConnection, since: datetime, until: datetime) -> Scanned:
     """(receiver, alertname, opened, first acknowledged, resolved) of the incidents opened
-    in [since, until), walked by the (opened_at, id) index. An incident's alertname is its
-    alerts' common one, else its group's, else ""."""
-    rows = await conn.execute(
-        select(
-            incidents.c.receiver,
-            _ALERTNAME,
-            incidents.c.opened_at,
-            _FIRST_ACK,
-            incidents.c.resolved_at,
-        ).where(incidents.c.opened_at >= since, incidents.c.opened_at < until)
-    )
-    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    in [since, until), the newest SCAN_BUDGET of them, walked by the (opened_at, id) index.
+    An incident's alertname is its alerts' common one, else its group's, else ""."""
+    rows = (
+        await conn.execute(
+            select(
+                incidents.c.receiver,
+                _ALERTNAME,
+                incidents.c.opened_at,
+                _FIRST_ACK,
+                incidents.c.resolved_at,
+            )
+            .where(incidents.c.opened_at >= since, incidents.c.opened_at < until)
+            .order_by(incidents.c.opened_at.desc(), incidents.c.id.desc())
+            .limit(SCAN_BUDGET)
+        )
+    ).all()
+    timings = [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+    return Scanned(timings, timings[-1][2] if len(timings) == SCAN_BUDGET else None)

@@ -28,8 +28,10 @@ class Insights:
     volume: dict[datetime, dict[str, int]]
     noisiest: list[tuple[str, int]]
     flapping: list[tuple[Any, int]]  # (latest alert: id, fingerprint, alertname, labels; n)
+    flapping_since: datetime | None  # set when only the window's newest alerts counted
     by_alertname: list[Response]
     by_receiver: list[Response]
+    responses_since: datetime | None  # set when only the newest incidents counted
     without_runbook: dict[str, int]
 
 
@@ -52,16 +54,18 @@ async def load(request: web.Request) -> Insights:
         names = await store.names(conn, since, until)
         flapping = await store.flapping(conn, since, until, flaps, FLAPPING)
         timings = await store.response_times(conn, since, until)
-    by_alertname, by_receiver = rules.responses(timings)
+    by_alertname, by_receiver = rules.responses(timings.rows)
     return Insights(
         window=window,
         flaps=flaps,
         severities=rules.severity_order(severity for _, severity, _ in hours),
         volume=rules.stack(window, hours),
         noisiest=rules.top_names(names, NOISIEST),
-        flapping=flapping,
+        flapping=flapping.rows,
+        flapping_since=flapping.since,
         by_alertname=by_alertname,
         by_receiver=by_receiver,
+        responses_since=timings.since,
         without_runbook=rules.without_runbook(request.app[LIVE].current.runbooks, names),
     )
 
@@ -105,6 +109,7 @@ def insights_json(found: Insights) -> dict[str, Any]:
             ],
         },
         "noisiest": [{"alertname": name, "alerts": n} for name, n in found.noisiest],
+        "flapping_since": iso(found.flapping_since),
         "flapping": [
             {
                 "fingerprint": row.fingerprint,
@@ -116,6 +121,7 @@ def insights_json(found: Insights) -> dict[str, Any]:
             for row, n in found.flapping
         ],
         "response_times": {
+            "since": iso(found.responses_since),
             "by_alertname": [_response_json(r) for r in found.by_alertname],
             "by_receiver": [_response_json(r) for r in found.by_receiver],
         },

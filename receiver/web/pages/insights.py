@@ -78,6 +78,8 @@ async def insights_page(request: web.Request) -> web.Response:
             for name, n in found.noisiest
         ],
         flapping=found.flapping,
+        flapping_since=iso(found.flapping_since),
+        responses_since=iso(found.responses_since),
         by_alertname=_rows(found.by_alertname),
         by_receiver=_rows(found.by_receiver),
         without_runbook=found.without_runbook,
