@@ -41,7 +41,9 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False, server_default=""),
         sa.PrimaryKeyConstraint("id", name="pk_incident_actions"),
     )
-    op.create_index("ix_incident_actions_incident_id_id", "incident_actions", ["incident_id", "id"])
+    op.create_index(
+        "ix_incident_actions_incident_id_id", "incident_actions", ["incident_id", "id"]
+    )
     with op.batch_alter_table("incidents") as batch:
         batch.add_column(sa.Column("acknowledged_by", sa.Text()))
         batch.add_column(sa.Column("acknowledged_at", _TIME))
