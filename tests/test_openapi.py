@@ -135,6 +135,8 @@ async def test_real_answers_match_the_document(
     await conform.check(await client.get("/api/v1/runbooks/disk"))
     await conform.check(await client.get("/api/v1/runbooks/nothing"))
     await conform.check(await client.get("/api/v1/channels"))
+    for params in ({}, {"window": "24h", "flaps": "2"}, {"window": "5y"}):
+        await conform.check(await client.get("/api/v1/insights", params=params))
     for name in ("chat", "nothing"):
         await conform.check(await client.post(f"/api/v1/channels/{name}/test"))
     await conform.check(await client.post("/-/reload"))

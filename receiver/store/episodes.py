@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from receiver.domain.lifecycle import FIRING, Episode, EventDraft
 from receiver.domain.wire import WireAlert
 from receiver.store.bulk import insert_ids, insert_many
+from receiver.store.insights import count_inserted
 from receiver.store.tables import INDEXED_LABEL_CHARS, alerts, events
 
 
@@ -89,11 +90,14 @@ def write(
     receipts: dict[Episode, Receipt],
     drafts: list[tuple[Episode, EventDraft, datetime]],
 ) -> None:
-    """Insert the new episodes (which get their ids), update the changed ones, count the
+    """Insert the new episodes (which get their ids, and are counted into the hourly
+    rollup in the same transaction), update the changed ones, count the
     deliveries of stored ones, and record the events, each with when it was received."""
     new = [e for e in episodes if e.id is None]
     if new:
-        ids = insert_ids(conn, alerts, [_insert_values(e, receipts[e]) for e in new])
+        values = [_insert_values(e, receipts[e]) for e in new]
+        ids = insert_ids(conn, alerts, values)
+        count_inserted(conn, values)
         for episode, inserted_id in zip(new, ids, strict=True):
             episode.id = inserted_id
     inserted = set(new)

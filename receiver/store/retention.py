@@ -13,16 +13,17 @@ goes in the next pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, and_, delete, exists, or_, select, true
+from sqlalchemy import Column, Row, Table, and_, delete, exists, or_, select, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Delete, Select
 
 from receiver.domain.lifecycle import RESOLVED
+from receiver.store.insights import DELETED_ALERT, uncount_deleted
 from receiver.store.outbox import DELIVERED, FAILED, SUPERSEDED
 from receiver.store.tables import alerts, incident_alerts, incidents, notifications
 
@@ -76,6 +77,10 @@ class Sweep:
     table: Table
     walk: Column[datetime]
     due: Callable[[datetime], ColumnElement[bool]]
+    # What a deletion returns, and who is told of the deleted rows in the same
+    # transaction (alerts: the hourly rollup, which must keep counting what is stored).
+    returning: tuple[Column[Any], ...] = ()
+    forget: Callable[[Connection, Sequence[Row[Any]]], None] | None = None
 
     def window(self, cutoff: datetime, after: Key | None, limit: int) -> Select[Any]:
         """The next `limit` rows of the walk past `after` (ids and walk times)."""
@@ -103,14 +108,21 @@ class Sweep:
             return 0, None
         ids, gone = [row.id for row in window], 0
         # Again while rows go: one may have been kept only by another in the same window.
-        while deleted := conn.execute(self.deletion(ids, cutoff)).rowcount:
+        while deleted := self._delete(conn, ids, cutoff):
             gone += deleted
         last = window[-1]
         return gone, (last[0], last[1]) if len(window) == limit else None
 
+    def _delete(self, conn: Connection, ids: list[int], cutoff: datetime) -> int:
+        if self.forget is None:
+            return conn.execute(self.deletion(ids, cutoff)).rowcount
+        rows = conn.execute(self.deletion(ids, cutoff).returning(*self.returning)).all()
+        self.forget(conn, rows)
+        return len(rows)
+
 
 # Deleting an alert takes its events and memberships along, a notification its attempts
 # (ON DELETE CASCADE); an incident goes only once nothing refers to it any more.
-ALERTS = Sweep(alerts, alerts.c.starts_at, _alert_due)
+ALERTS = Sweep(alerts, alerts.c.starts_at, _alert_due, DELETED_ALERT, uncount_deleted)
 NOTIFICATIONS = Sweep(notifications, notifications.c.created_at, _notification_due)
 INCIDENTS = Sweep(incidents, incidents.c.opened_at, _incident_due)

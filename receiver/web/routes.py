@@ -17,6 +17,7 @@ from receiver.web.api.alerts import get_alert, list_alerts
 from receiver.web.api.channels import list_channels, try_channel
 from receiver.web.api.export import export_alerts
 from receiver.web.api.incidents import get_incident, list_incidents
+from receiver.web.api.insights import get_insights
 from receiver.web.api.notifications import list_notifications, retry_notification
 from receiver.web.api.openapi import openapi_document
 from receiver.web.api.runbooks import get_runbook, list_runbooks
@@ -29,6 +30,7 @@ from receiver.web.pages.assets import static_file
 from receiver.web.pages.channels import channels_page, try_channel_form
 from receiver.web.pages.home import home_page
 from receiver.web.pages.incidents import incident_page, incidents_page
+from receiver.web.pages.insights import insights_page
 from receiver.web.pages.runbooks import runbook_page, runbooks_page
 from receiver.web.webhook import receive_alerts
 
@@ -67,6 +69,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/incidents/{id}", get_incident, Access.READ),
     Route("GET", "/api/v1/notifications", list_notifications, Access.READ),
     Route("GET", "/api/v1/channels", list_channels, Access.READ),
+    Route("GET", "/api/v1/insights", get_insights, Access.READ),
     Route("GET", "/api/v1/runbooks", list_runbooks, Access.READ),
     Route("GET", "/api/v1/runbooks/{slug}", get_runbook, Access.READ),
     Route("GET", "/", home_page, Access.READ),
@@ -77,6 +80,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/v1/openapi.json", openapi_document, Access.READ),
     Route("GET", "/api", api_page, Access.READ),
     Route("GET", "/incidents/{id}", incident_page, Access.READ),
+    Route("GET", "/insights", insights_page, Access.READ),
     Route("GET", "/runbooks", runbooks_page, Access.READ),
     Route("GET", "/runbooks/{slug}", runbook_page, Access.READ),
     Route("GET", "/channels", channels_page, Access.READ),

@@ -23,6 +23,7 @@ from receiver.web.api.schemas import (
     COMPONENTS,
     COUNT,
     ID,
+    TIME,
     Schema,
     array,
     enum,
@@ -414,6 +415,24 @@ OPERATIONS: tuple[Operation, ...] = (
             409: answer("the notification has not failed; only failed ones retry"),
         },
         (PATH_ID,),
+    ),
+    Operation(
+        "GET",
+        "/api/v1/insights",
+        "getInsights",
+        "What the history says for a window: volume, noisiest, flapping, response times",
+        Access.READ,
+        {200: answer("the insights of the window", ref("Insights"))},
+        (
+            query("window", enum(("24h", "7d", "30d")), "the last day, week or month (7d)"),
+            query("since", TIME, "a custom window's start (up to 92 days; not with window)"),
+            query("until", TIME, "a custom window's end (default now)"),
+            query(
+                "flaps",
+                {"type": "integer", "minimum": 2, "maximum": 1000},
+                "episodes in the window that make a fingerprint flapping (3)",
+            ),
+        ),
     ),
     Operation(
         "GET",

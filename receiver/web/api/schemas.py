@@ -302,6 +302,70 @@ CHANNEL_TEST = obj(
     }
 )
 
+SPREAD = obj(
+    {
+        "count": COUNT,
+        "medianSeconds": maybe({"type": "number"}),
+        "p90Seconds": maybe({"type": "number"}),
+    }
+)
+RESPONSE_ROWS = array(
+    obj(
+        {
+            "key": text(),
+            "incidents": COUNT,
+            "acknowledge": ref("Spread"),
+            "resolve": ref("Spread"),
+        }
+    )
+)
+NAME_COUNTS = array(obj({"alertname": text(), "alerts": COUNT}))
+
+INSIGHTS = obj(
+    {
+        "window": obj(
+            {
+                "name": enum(("24h", "7d", "30d", "custom")),
+                "since": TIME,
+                "until": TIME,
+                "stepSeconds": COUNT,
+            }
+        ),
+        "flaps": {"type": "integer", "minimum": 2, "maximum": 1000},
+        "volume": obj(
+            {
+                "severities": array(text()),
+                "buckets": array(
+                    obj(
+                        {
+                            "start": TIME,
+                            "total": COUNT,
+                            "counts": {"type": "object", "additionalProperties": COUNT},
+                        }
+                    )
+                ),
+            }
+        ),
+        "noisiest": NAME_COUNTS,
+        "flappingSince": maybe(TIME),
+        "flapping": array(
+            obj(
+                {
+                    "fingerprint": text(),
+                    "alertname": text(),
+                    "labels": LABELS,
+                    "episodes": COUNT,
+                    "latestAlertId": ID,
+                }
+            )
+        ),
+        "responseTimes": obj(
+            {"since": maybe(TIME), "byAlertname": RESPONSE_ROWS, "byReceiver": RESPONSE_ROWS}
+        ),
+        "withoutRunbook": NAME_COUNTS,
+    }
+)
+
 COMPONENTS: dict[str, Schema] = {
     "Alert": ALERT,
     "AlertDetail": extended(ALERT, events=array(ref("Event"))),
@@ -314,6 +378,8 @@ COMPONENTS: dict[str, Schema] = {
     "Runbook": RUNBOOK,
     "RunbookDetail": extended(RUNBOOK, markdown=text("the runbook's body, as written")),
     "RunbookRef": RUNBOOK_REF,
+    "Insights": INSIGHTS,
+    "Spread": SPREAD,
     "Channel": CHANNEL,
     "Route": ROUTE,
     "ChannelTest": CHANNEL_TEST,
