@@ -1,9 +1,10 @@
 """The read side: alert and incident history, newest first, with keyset pagination.
 
-Column filters and free text (a LIKE over the stored JSON text) run in SQL. Label
-matchers cannot be indexed portably, so they filter in Python over the indexed scan;
-each request scans a bounded number of rows and, when it stops early, hands back a
-cursor so the client continues where the scan stopped.
+Column filters walk an index in the keyset's order. What no index serves (the receiver,
+free text as a LIKE over the stored JSON text) is checked in SQL on each row of that
+walk, and label matchers, which cannot be indexed portably, in Python; then a request
+scans a bounded number of rows and, when it stops early, hands back a cursor so the
+client continues where the scan stopped.
 """
 
 from __future__ import annotations
@@ -204,13 +205,25 @@ async def _scan(
 ) -> Page:
     """The page after `after`. Rows must also pass the column PASSED when `base` selects
     it (a check in SQL) and the label matchers (in Python); then at most SCAN_BUDGET rows
-    are scanned."""
+    are scanned, reading only what the checks need, and the page's rows are read after."""
+    check = PASSED in base.selected_columns
+    if not (check or matchers):
+        rows = (await conn.execute(newest_first(base, table, time_name, after, limit + 1))).all()
+        if len(rows) <= limit:
+            return Page(list(rows), None)
+        return Page(
+            list(rows[:limit]), Position(rows[limit - 1]._mapping[time_name], rows[limit - 1].id)
+        )
+    time_col, id_col = table.c[time_name], table.c.id
+    needed = [base.selected_columns[PASSED]] if check else []
+    window = base.with_only_columns(
+        time_col, id_col, *needed, *([table.c.labels] if matchers else [])
+    )
     found: list[Row[Any]] = []
     scanned = 0
-    check = PASSED in base.selected_columns
-    chunk = max(_CHUNK, limit + 1) if matchers or check else limit + 1
+    chunk = max(_CHUNK, limit + 1)
     while True:
-        rows = (await conn.execute(newest_first(base, table, time_name, after, chunk))).all()
+        rows = (await conn.execute(newest_first(window, table, time_name, after, chunk))).all()
         scanned += len(rows)
         for row in rows:
             if check and not row.passed:
@@ -219,14 +232,30 @@ async def _scan(
                 continue
             if len(found) == limit:
                 last = found[-1]
-                return Page(found, Position(last._mapping[time_name], last.id))
+                return await _rows_of(conn, base, table, found, Position(last[0], last.id))
             found.append(row)
         if len(rows) < chunk:
-            return Page(found, None)
+            return await _rows_of(conn, base, table, found, None)
         last_scanned = rows[-1]
-        after = Position(last_scanned._mapping[time_name], last_scanned.id)
+        after = Position(last_scanned[0], last_scanned.id)
         if scanned >= SCAN_BUDGET:
-            return Page(found, after)
+            return await _rows_of(conn, base, table, found, after)
+
+
+async def _rows_of(
+    conn: AsyncConnection,
+    base: Select[Any],
+    table: Table,
+    keys: list[Row[Any]],
+    after: Position | None,
+) -> Page:
+    """The whole rows of a scanned page, newest first."""
+    if not keys:
+        return Page([], after)
+    by_id = {
+        row.id: row for row in await conn.execute(base.where(table.c.id.in_([k.id for k in keys])))
+    }
+    return Page([by_id[k.id] for k in keys], after)
 
 
 async def get_alert(conn: AsyncConnection, alert_id: int) -> Row[Any] | None:
