@@ -29,11 +29,11 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -60,15 +60,22 @@ def wait_ready(url: str, deadline: float = 60.0) -> float:
     raise RuntimeError(f"{url} not ready after {deadline}s")
 
 
-def serve(database_url: str, port: int, tree: Path | None = None) -> subprocess.Popen[bytes]:
-    """The installed receiver, or the one of another checkout `tree` (bench/ab.py)."""
+def serve(
+    database_url: str,
+    port: int,
+    tree: Path | None = None,
+    extra: Sequence[str] = (),
+    stderr: IO[bytes] | None = None,
+) -> subprocess.Popen[bytes]:
+    """The installed receiver, or the one of another checkout `tree` (bench/ab.py);
+    `extra` flags come last, so they override the defaults (bench/reads.py logs access)."""
     env = {**os.environ, "RECEIVER_DATABASE_URL": database_url}
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     return subprocess.Popen(
         [sys.executable, "-m", "receiver", "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=tree,
+         "--port", str(port), "--log-level", "warning", *extra],
+        env=env, cwd=tree, stderr=stderr,
     )  # fmt: skip
 
 

@@ -51,7 +51,7 @@ SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("read", "index"),
     [
-        (lambda c: reads.unresolved_incidents(c, 500), "uq_incidents_open_group"),
+        (lambda c: reads.unresolved_incidents(c, 500), "ix_incidents_unresolved_opened_at"),
         (lambda c: reads.recently_resolved(c, 10), "ix_incidents_opened_at_id"),
         (
             lambda c: reads.failed_notifications_since(c, SINCE),

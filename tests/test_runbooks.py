@@ -122,7 +122,9 @@ def test_coverage_counts_medians_and_gaps() -> None:
         ({"alertname": "DiskFull"}, t, None),
         ({}, t, None),
     ]
-    found = coverage(runbooks, alerts)
+    found = coverage(
+        runbooks, [(labels, end - start if end else None, 1) for labels, start, end in alerts]
+    )
     assert found.usage["lat"].alerts == 3
     assert found.usage["lat"].median_to_resolve == timedelta(minutes=20)
     assert found.usage["idle"].alerts == 0

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from statistics import median
 
 from receiver.domain.matchers import Matcher, matches_all
 
@@ -62,27 +61,49 @@ class Coverage:
     unmatched: dict[str, int]  # alertname -> alerts with no runbook
 
 
-def _median(values: list[timedelta]) -> timedelta | None:
-    if not values:
+def _median(weighted: list[tuple[timedelta, int]]) -> timedelta | None:
+    """statistics.median over values given with their counts (the middle one, or the
+    mean of the middle two)."""
+    total = sum(n for _, n in weighted)
+    if not total:
         return None
-    return timedelta(seconds=median(v.total_seconds() for v in values))
+    low, high = (total - 1) // 2, total // 2
+    middle: list[timedelta] = []
+    seen = 0
+    for value, n in sorted(weighted):
+        seen += n
+        while len(middle) < 2 and seen > (low, high)[len(middle)]:
+            middle.append(value)
+    return (middle[0] + middle[1]) / 2
+
+
+def labels_to_group_by(runbooks: Runbooks) -> list[str]:
+    """The labels coverage depends on: alertname (the gaps) and every matched one."""
+    names = {m.name for r in runbooks.items for m in r.matchers}
+    return ["alertname", *sorted(names - {"alertname"})]
 
 
 def coverage(
-    runbooks: Runbooks, alerts: Iterable[tuple[dict[str, str], datetime, datetime | None]]
+    runbooks: Runbooks, groups: Iterable[tuple[dict[str, str], timedelta | None, int]]
 ) -> Coverage:
-    """`alerts` are (labels, startsAt, endsAt or None while firing)."""
-    durations: dict[str, list[timedelta]] = {r.slug: [] for r in runbooks.items}
+    """`groups` are (labels of labels_to_group_by, time to resolve or None while firing,
+    how many alerts): the alerts counted once per distinct value, so the work follows
+    the distinct label sets, not the alerts."""
+    durations: dict[str, list[tuple[timedelta, int]]] = {r.slug: [] for r in runbooks.items}
     counts: dict[str, int] = dict.fromkeys(durations, 0)
     unmatched: dict[str, int] = {}
-    for labels, starts_at, ends_at in alerts:
-        matched = runbooks.pick([labels])
+    picked: dict[tuple[tuple[str, str], ...], list[Runbook]] = {}
+    for labels, to_resolve, n in groups:
+        key = tuple(sorted(labels.items()))
+        matched = picked.get(key)
+        if matched is None:
+            matched = picked[key] = runbooks.pick([labels])
         if not matched:
             name = labels.get("alertname", "")
-            unmatched[name] = unmatched.get(name, 0) + 1
+            unmatched[name] = unmatched.get(name, 0) + n
         for runbook in matched:
-            counts[runbook.slug] += 1
-            if ends_at is not None:
-                durations[runbook.slug].append(ends_at - starts_at)
+            counts[runbook.slug] += n
+            if to_resolve is not None:
+                durations[runbook.slug].append((to_resolve, n))
     usage = {slug: Usage(counts[slug], _median(durations[slug])) for slug in durations}
     return Coverage(usage, dict(sorted(unmatched.items(), key=lambda kv: (-kv[1], kv[0]))))

@@ -96,6 +96,7 @@ def group_hash(receiver: str, group_key: str) -> str:
 
 
 _FIRING = text("status = 'firing'")
+_UNRESOLVED = text("status != 'resolved'")
 _SUPERSEDED = text("superseded_by IS NOT NULL")
 _FALLBACK = text("fallback_of IS NOT NULL")
 # Failed attempts (failed, timeout), the few the channels page counts per channel; a query
@@ -145,7 +146,9 @@ alerts = Table(
         sqlite_where=_FIRING,
         postgresql_where=_FIRING,
     ),
-    Index(None, "alertname", "starts_at"),
+    # The list filters, newest first: each with the keyset's (starts_at, id).
+    Index(None, "alertname", "starts_at", "id"),
+    Index(None, "severity", "starts_at", "id"),
     # Insights' flapping count reads fingerprints by start time without visiting rows.
     Index(None, "starts_at", "fingerprint"),
 )
@@ -199,13 +202,24 @@ incidents = Table(
     Column("resolved_by", Text),
     Index(None, "group_hash", "id"),
     Index(None, "opened_at", "id"),
+    Index(None, "receiver", "opened_at", "id"),
+    # Unresolved incidents newest first (the status filters open and acknowledged); a
+    # (status, ...) index instead would take the count of open ones from the partial
+    # index below and walk every resolved incident.
+    Index(
+        "ix_incidents_unresolved_opened_at",
+        "opened_at",
+        "id",
+        sqlite_where=_UNRESOLVED,
+        postgresql_where=_UNRESOLVED,
+    ),
     # At most one incident of a group is open at a time, whatever replicas do concurrently.
     Index(
         "uq_incidents_open_group",
         "group_hash",
         unique=True,
-        sqlite_where=text("status != 'resolved'"),
-        postgresql_where=text("status != 'resolved'"),
+        sqlite_where=_UNRESOLVED,
+        postgresql_where=_UNRESOLVED,
     ),
 )
 
@@ -234,6 +248,7 @@ incident_actions = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("text", Text, nullable=False, server_default=""),
     Index(None, "incident_id", "id"),
+    Index(None, "kind", "at"),  # time to acknowledge (MTTA) over a period
 )
 
 notifications = Table(
@@ -261,6 +276,8 @@ notifications = Table(
     Index(None, "incident_id", "channel", "id"),
     Index(None, "created_at", "id"),
     Index(None, "channel", "id"),  # a channel's newest notifications (the channels page)
+    Index(None, "channel", "created_at", "id"),
+    Index(None, "status", "created_at", "id"),
     # Retention keeps the rows that a kept row was folded into or fell back from.
     Index(None, "superseded_by", sqlite_where=_SUPERSEDED, postgresql_where=_SUPERSEDED),
     Index(None, "fallback_of", sqlite_where=_FALLBACK, postgresql_where=_FALLBACK),

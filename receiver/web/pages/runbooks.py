@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from receiver.domain.durations import format_duration
-from receiver.domain.runbooks import Coverage, Runbook, Usage, coverage
+from receiver.domain.runbooks import Coverage, Runbook, Usage, coverage, labels_to_group_by
 from receiver.store import reads
 from receiver.web.keys import ENGINE, LIVE
 from receiver.web.pages.env import markdown_html, page
@@ -18,9 +18,10 @@ WINDOW = timedelta(days=30)
 
 async def _coverage(request: web.Request) -> Coverage:
     since = datetime.now(UTC) - WINDOW
+    runbooks = request.app[LIVE].current.runbooks
     async with request.app[ENGINE].connect() as conn:
-        recent = await reads.alerts_since(conn, since)
-    return coverage(request.app[LIVE].current.runbooks, recent)
+        groups = await reads.alert_groups_since(conn, since, labels_to_group_by(runbooks))
+    return coverage(runbooks, groups)
 
 
 def _row(runbook: Runbook, usage: Usage) -> dict[str, Any]:
