@@ -16,7 +16,7 @@ from receiver.web.api.actions import (
     perform,
     validated,
 )
-from receiver.web.pages.env import CSRF_FIELD, csrf_ok, page
+from receiver.web.pages.env import CSRF_FIELD, csrf_ok, problem
 from receiver.web.query import BadQuery, id_of, path_id
 
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -44,7 +44,7 @@ async def _fields(request: web.Request) -> dict[str, str | list[str]]:
 def _refused(
     request: web.Request, status: int, message: str, details: list[str], back: str
 ) -> web.Response:
-    return page(request, "refused.html", status=status, message=message, details=details, back=back)
+    return problem(request, status, "Not done", message, details, back)
 
 
 async def _one(request: web.Request, kind: str, model: type[ActionBody]) -> web.Response:

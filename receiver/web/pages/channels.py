@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 from aiohttp import web
 
 from receiver.web.api.channels import overview, send_test_message
-from receiver.web.pages.env import CSRF_FIELD, csrf_ok, page
+from receiver.web.pages.env import CSRF_FIELD, csrf_ok, page, problem
 
 
 async def channels_page(request: web.Request) -> web.Response:
@@ -26,22 +26,21 @@ async def try_channel_form(request: web.Request) -> web.Response:
     channel = request.match_info["name"]
     sent = (await request.post()).get(CSRF_FIELD)
     if not isinstance(sent, str) or not csrf_ok(request, sent):
-        return page(
+        return problem(
             request,
-            "channel_refused.html",
-            status=403,
-            heading="Form expired",
-            detail="The form did not carry this browser's token; open the page again and "
-            "send from there.",
+            403,
+            "Form expired",
+            "The form did not carry this browser's token; open the page again and send from there.",
+            back="/channels",
         )
     outcome = await send_test_message(request, channel)
     if outcome is None:
-        return page(
+        return problem(
             request,
-            "channel_refused.html",
-            status=404,
-            heading=f"No channel “{channel}”",
-            detail="It may have been renamed or removed by a reload.",
+            404,
+            f"No channel “{channel}”",
+            "It may have been renamed or removed by a reload.",
+            back="/channels",
         )
     query = urlencode({"tested": channel, "ok": "1" if outcome.ok else "0"})
     raise web.HTTPSeeOther(f"/channels?{query}")

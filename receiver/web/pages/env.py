@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
@@ -118,5 +118,21 @@ def html_errors(handler: Handler) -> Handler:
     return answer
 
 
-def problem(request: web.Request, status: int, title: str, detail: str) -> web.Response:
-    return page(request, "problem.html", status=status, title=title, detail=detail)
+def problem(
+    request: web.Request,
+    status: int,
+    title: str,
+    detail: str,
+    details: Sequence[str] = (),
+    back: str | None = None,
+) -> web.Response:
+    """Every page's refusal: what went wrong, and where to go from here."""
+    return page(
+        request,
+        "problem.html",
+        status=status,
+        title=title,
+        detail=detail,
+        details=details,
+        back=back,
+    )
