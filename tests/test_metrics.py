@@ -174,8 +174,16 @@ delivery:
             assert (value(samples, "alert_receiver_outbox_oldest_pending_age_seconds") or 0) > 0
         await asyncio.sleep(0.05)
     assert states == [0, 2, 1, 0]
-    samples = await scrape(client)
     attempts = "alert_receiver_notifications_total"
+
+    async def probe_counted() -> bool:
+        # The breaker closes as the probe's answer arrives; the attempt is counted once
+        # it is recorded, a moment later.
+        samples = await scrape(client)
+        return value(samples, attempts, channel="chat", outcome="delivered") is not None
+
+    await eventually(probe_counted, "the probe's attempt counted")
+    samples = await scrape(client)
     assert value(samples, attempts, channel="chat", outcome="failed") == 2
     assert value(samples, attempts, channel="chat", outcome="delivered") == 1
 
