@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,13 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     shots.mkdir(parents=True, exist_ok=True)
     config = folder / "receiver.yml"
     config.write_text(f"runbooks_dir: {RUNBOOKS}\n")  # steps on pages; no channels
-    proc = serve(f"sqlite+aiosqlite:///{folder / 'receiver.db'}", "--config", str(config))
+    proc = serve(
+        f"sqlite+aiosqlite:///{folder / 'receiver.db'}",
+        "--config",
+        str(config),
+        "--max-value-bytes",
+        "200000",  # room for a hostile 100 KB annotation
+    )
     try:
         yield Site(address(proc), shots)
     finally:
@@ -100,10 +106,11 @@ def watch() -> Watch:
     return Watch()
 
 
-@pytest.fixture
-def context(browser: Any, watch: Watch) -> Iterator[Any]:
-    """A fresh browser profile; every request is checked before it leaves."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 860})
+Pages = Callable[..., Any]
+
+
+def _watched(ctx: Any, watch: Watch) -> Any:
+    """Every request of this profile is checked before it leaves."""
 
     def guard(route: Any) -> None:
         host = urlsplit(route.request.url).hostname
@@ -114,14 +121,11 @@ def context(browser: Any, watch: Watch) -> Iterator[Any]:
             route.abort()
 
     ctx.route("**/*", guard)
-    yield ctx
-    ctx.close()
-    watch.assert_clean()
+    return ctx
 
 
-@pytest.fixture
-def page(context: Any, watch: Watch) -> Any:
-    tab = context.new_page()
+def _watched_page(ctx: Any, watch: Watch) -> Any:
+    tab = ctx.new_page()
     tab.on(
         "console",
         lambda m: watch.errors.append(m.text) if m.type == "error" else None,
@@ -134,3 +138,35 @@ def page(context: Any, watch: Watch) -> Any:
 
     tab.on("dialog", dialog)
     return tab
+
+
+@pytest.fixture
+def context(browser: Any, watch: Watch) -> Iterator[Any]:
+    """A fresh browser profile; every request is checked before it leaves."""
+    ctx = _watched(browser.new_context(viewport={"width": 1280, "height": 860}), watch)
+    yield ctx
+    ctx.close()
+    watch.assert_clean()
+
+
+@pytest.fixture
+def page(context: Any, watch: Watch) -> Any:
+    return _watched_page(context, watch)
+
+
+@pytest.fixture
+def new_page(browser: Any, watch: Watch) -> Iterator[Pages]:
+    """A watched page in a fresh profile of its own options (dark, another time zone,
+    no JavaScript, a phone's viewport...): `new_page(color_scheme="dark")`."""
+    made: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        options.setdefault("viewport", {"width": 1280, "height": 860})
+        ctx = _watched(browser.new_context(**options), watch)
+        made.append(ctx)
+        return _watched_page(ctx, watch)
+
+    yield make
+    for ctx in made:
+        ctx.close()
+    watch.assert_clean()
