@@ -9,10 +9,12 @@ person can look at every page; docs/ui.md shows the best of them.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import subprocess
+import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -63,6 +65,23 @@ class Site:
             return json.loads(resp.read())
 
 
+class _Sink(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class _SinkHandler(http.server.BaseHTTPRequestHandler):
+    """A chat service that takes every message (the channels' own tests look inside)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
@@ -82,8 +101,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("site")
     shots = Path(os.environ.get("UI_SCREENSHOTS", folder / "shots"))
     shots.mkdir(parents=True, exist_ok=True)
+    sink = _Sink(("127.0.0.1", 0), _SinkHandler)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    chat = f"json://127.0.0.1:{sink.server_address[1]}"
     config = folder / "receiver.yml"
-    config.write_text(f"runbooks_dir: {RUNBOOKS}\n")  # steps on pages; no channels
+    config.write_text(
+        f"runbooks_dir: {RUNBOOKS}\n"  # steps on pages
+        "channels:\n"  # notifications on pages: a local sink that takes everything
+        f"  oncall-chat: {chat}/oncall\n"
+        f"  team-b-chat: {chat}/team-b\n"
+        "routes:\n"
+        "  - match: ['severity=\"critical\"']\n"
+        "    channels: [oncall-chat]\n"
+        "  - match: ['receiver=\"team-b\"']\n"
+        "    channels: [team-b-chat]\n"
+    )
     proc = serve(
         f"sqlite+aiosqlite:///{folder / 'receiver.db'}",
         "--config",
@@ -94,6 +126,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     try:
         yield Site(address(proc), shots)
     finally:
+        sink.shutdown()
+        sink.server_close()
         proc.terminate()
         try:
             proc.wait(10)
