@@ -475,6 +475,8 @@ def test_every_page_answers_and_is_pictured(page: Page, new_page: Pages, story: 
         expect(page.locator("main h1")).to_be_visible()
         no_sideways_scroll(page)
         shot(page, story.site, name)
+        if name == "page-api":  # a long reference: its first screen too
+            page.screenshot(path=str(story.site.shots / "page-api-top.png"))
         if name == "page-incident":  # the critical route's channel took the message
             expect(page.locator("td", has_text="oncall-chat")).to_have_count(1)
 
