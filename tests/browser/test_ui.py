@@ -343,6 +343,7 @@ def test_keyboard_on_the_incident_list(page: Page, story: Story) -> None:
     expect(rows.nth(1)).to_have_class(re.compile(r"\bhighlight\b"))
     expect(highlighted).to_have_count(1)
     page.keyboard.press("j")
+    expect(rows.nth(2)).to_have_class(re.compile(r"\bhighlight\b"))
     page.keyboard.press("k")
     expect(rows.nth(1)).to_have_class(re.compile(r"\bhighlight\b"))
     expect(highlighted).to_have_count(1)
