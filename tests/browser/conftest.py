@@ -9,12 +9,14 @@ person can look at every page; docs/ui.md shows the best of them.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import subprocess
+import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,23 @@ class Site:
             return json.loads(resp.read())
 
 
+class _Sink(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class _SinkHandler(http.server.BaseHTTPRequestHandler):
+    """A chat service that takes every message (the channels' own tests look inside)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_args: Any) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     try:
@@ -82,12 +101,33 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("site")
     shots = Path(os.environ.get("UI_SCREENSHOTS", folder / "shots"))
     shots.mkdir(parents=True, exist_ok=True)
+    sink = _Sink(("127.0.0.1", 0), _SinkHandler)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    chat = f"json://127.0.0.1:{sink.server_address[1]}"
     config = folder / "receiver.yml"
-    config.write_text(f"runbooks_dir: {RUNBOOKS}\n")  # steps on pages; no channels
-    proc = serve(f"sqlite+aiosqlite:///{folder / 'receiver.db'}", "--config", str(config))
+    config.write_text(
+        f"runbooks_dir: {RUNBOOKS}\n"  # steps on pages
+        "channels:\n"  # notifications on pages: a local sink that takes everything
+        f"  oncall-chat: {chat}/oncall\n"
+        f"  team-b-chat: {chat}/team-b\n"
+        "routes:\n"
+        "  - match: ['severity=\"critical\"']\n"
+        "    channels: [oncall-chat]\n"
+        "  - match: ['receiver=\"team-b\"']\n"
+        "    channels: [team-b-chat]\n"
+    )
+    proc = serve(
+        f"sqlite+aiosqlite:///{folder / 'receiver.db'}",
+        "--config",
+        str(config),
+        "--max-value-bytes",
+        "200000",  # room for a hostile 100 KB annotation
+    )
     try:
         yield Site(address(proc), shots)
     finally:
+        sink.shutdown()
+        sink.server_close()
         proc.terminate()
         try:
             proc.wait(10)
@@ -100,10 +140,11 @@ def watch() -> Watch:
     return Watch()
 
 
-@pytest.fixture
-def context(browser: Any, watch: Watch) -> Iterator[Any]:
-    """A fresh browser profile; every request is checked before it leaves."""
-    ctx = browser.new_context(viewport={"width": 1280, "height": 860})
+Pages = Callable[..., Any]
+
+
+def _watched(ctx: Any, watch: Watch) -> Any:
+    """Every request of this profile is checked before it leaves."""
 
     def guard(route: Any) -> None:
         host = urlsplit(route.request.url).hostname
@@ -114,14 +155,11 @@ def context(browser: Any, watch: Watch) -> Iterator[Any]:
             route.abort()
 
     ctx.route("**/*", guard)
-    yield ctx
-    ctx.close()
-    watch.assert_clean()
+    return ctx
 
 
-@pytest.fixture
-def page(context: Any, watch: Watch) -> Any:
-    tab = context.new_page()
+def _watched_page(ctx: Any, watch: Watch) -> Any:
+    tab = ctx.new_page()
     tab.on(
         "console",
         lambda m: watch.errors.append(m.text) if m.type == "error" else None,
@@ -134,3 +172,35 @@ def page(context: Any, watch: Watch) -> Any:
 
     tab.on("dialog", dialog)
     return tab
+
+
+@pytest.fixture
+def context(browser: Any, watch: Watch) -> Iterator[Any]:
+    """A fresh browser profile; every request is checked before it leaves."""
+    ctx = _watched(browser.new_context(viewport={"width": 1280, "height": 860}), watch)
+    yield ctx
+    ctx.close()
+    watch.assert_clean()
+
+
+@pytest.fixture
+def page(context: Any, watch: Watch) -> Any:
+    return _watched_page(context, watch)
+
+
+@pytest.fixture
+def new_page(browser: Any, watch: Watch) -> Iterator[Pages]:
+    """A watched page in a fresh profile of its own options (dark, another time zone,
+    no JavaScript, a phone's viewport...): `new_page(color_scheme="dark")`."""
+    made: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        options.setdefault("viewport", {"width": 1280, "height": 860})
+        ctx = _watched(browser.new_context(**options), watch)
+        made.append(ctx)
+        return _watched_page(ctx, watch)
+
+    yield make
+    for ctx in made:
+        ctx.close()
+    watch.assert_clean()

@@ -41,6 +41,7 @@ async def alerts_page(request: web.Request) -> web.StreamResponse:
         matchers=query.getall("filter", []),
         ranges=tuple(RANGES),
         older=next_url(request.path, query, found.next),
+        newest=url_with(request.path, query, cursor=None) if after else None,
         csv=url_with("/alerts/export.csv", query, cursor=None, limit=None),
         json=url_with("/api/v1/alerts/export", query, cursor=None, limit=None, format="json"),
     )

@@ -15,6 +15,7 @@ from receiver.web.pages.common import (
     notifications_of,
     runbooks_shown,
     timeline,
+    url_with,
 )
 from receiver.web.pages.env import html_errors, page, problem
 from receiver.web.query import choice_of, cursor_of, filled, limit_of, path_id
@@ -41,6 +42,7 @@ async def incidents_page(request: web.Request) -> web.StreamResponse:
         statuses=STATUSES,
         here=request.path_qs,
         older=next_url(request.path, query, found.next),
+        newest=url_with(request.path, query, cursor=None) if after else None,
     )
 
 
