@@ -62,6 +62,8 @@ URLS: tuple[tuple[str, bool], ...] = (
     ("/incidents?status=open", False),
     ("/incidents/{incident}", False),
     ("/insights", False),
+    ("/insights?window=24h", False),
+    ("/insights?window=30d", False),
     ("/channels", False),
     ("/runbooks", False),
     ("/runbooks/error-rate", False),
@@ -102,6 +104,9 @@ URLS: tuple[tuple[str, bool], ...] = (
     ("/api/v1/notifications?channel=pagerduty", True),
     ("/api/v1/notifications?channel=webhook-audit&status=failed", False),
     ("/api/v1/notifications?incident={incident}", False),
+    ("/api/v1/insights?window=24h", False),
+    ("/api/v1/insights?window=7d", False),
+    ("/api/v1/insights?window=30d", False),
 )
 # What the ten wall screens refresh while the sender measures ingest: the overviews a
 # screen shows (a page that 404s in this tree costs the service next to nothing). Not
