@@ -13,12 +13,13 @@ from statistics import median
 from receiver.domain.runbooks import Runbooks
 
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 LONGEST = timedelta(days=92)
 """The longest custom window: every read stays bounded by about three months of rows."""
 PRESETS = {
     "24h": (timedelta(hours=24), HOUR),
     "7d": (timedelta(days=7), timedelta(hours=6)),
-    "30d": (timedelta(days=30), timedelta(days=1)),
+    "30d": (timedelta(days=30), DAY),
 }
 DEFAULT_WINDOW = "7d"
 DEFAULT_FLAPS = 3
@@ -33,6 +34,11 @@ class BadWindow(ValueError):
 def hour_of(moment: datetime) -> datetime:
     """The rollup's hour: the start of the UTC hour the moment falls in."""
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(moment: datetime) -> datetime:
+    """The daily rollup's day: the start of the UTC day the moment falls in."""
+    return hour_of(moment).replace(hour=0)
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:
@@ -61,13 +67,18 @@ class Window:
     def bucket_of(self, moment: datetime) -> datetime:
         return max(self.since, _floor(moment, self.step))
 
+    def whole_days(self) -> tuple[datetime, datetime]:
+        """[first, last) of the UTC days wholly inside the window (first >= last when
+        none is): those read the daily rollup, the hours before and after the hourly one."""
+        return _floor(self.since + DAY - HOUR, DAY), _floor(self.until, DAY)
+
 
 def _step_for(span: timedelta) -> timedelta:
     if span <= timedelta(hours=48):
         return HOUR
     if span <= timedelta(days=14):
         return timedelta(hours=6)
-    return timedelta(days=1)
+    return DAY
 
 
 def parse_window(

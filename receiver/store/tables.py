@@ -165,6 +165,17 @@ alert_hours = Table(
     Column("count", Integer, nullable=False),
 )
 
+# The same per started UTC day: a month's counts read some thousands of these rows and
+# only the hours at either end of the window from alert_hours.
+alert_days = Table(
+    "alert_days",
+    metadata,
+    Column("day", UTCDateTime(), primary_key=True),
+    Column("alertname", Text, primary_key=True),
+    Column("severity", Text, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
 events = Table(
     "events",
     metadata,

@@ -50,8 +50,8 @@ async def load(request: web.Request) -> Insights:
     window, flaps = _asked(request.query)
     since, until = window.since, window.until
     async with request.app[ENGINE].connect() as conn:
-        hours = await store.volume(conn, since, until)
-        names = await store.names(conn, since, until)
+        hours = await store.volume(conn, window)
+        names = await store.names(conn, window)
         flapping = await store.flapping(conn, since, until, flaps, FLAPPING)
         timings = await store.response_times(conn, since, until)
     by_alertname, by_receiver = rules.responses(timings.rows)
