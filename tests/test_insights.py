@@ -22,10 +22,9 @@ from receiver.domain.insights import (
     parse_window,
     severity_classes,
     spread,
-    without_runbook,
 )
 from receiver.domain.matchers import parse_matcher
-from receiver.domain.runbooks import Runbook, Runbooks
+from receiver.domain.runbooks import Runbook, Runbooks, without_runbook
 from receiver.store import insights as insights_store
 from receiver.store import schema
 from receiver.store.engine import create_engine

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import median
 
-from receiver.domain.runbooks import Runbooks
-
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 LONGEST = timedelta(days=92)
@@ -154,21 +152,6 @@ def top_names(rows: Iterable[tuple[str, str, int]], limit: int) -> list[tuple[st
     for name, _, n in rows:
         totals[name] += n
     return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-
-
-def without_runbook(runbooks: Runbooks, rows: Iterable[tuple[str, str, int]]) -> dict[str, int]:
-    """Alertnames none of whose (alertname, severity) pairs any runbook picks, with their
-    alerts, most first. The rollup knows only these two labels, so a runbook that also
-    matches on others (instance, job) is not counted as covering the name."""
-    uncovered: dict[str, int] = {}
-    covered: set[str] = set()
-    for name, severity, n in rows:
-        if runbooks.pick([{"alertname": name, "severity": severity}]):
-            covered.add(name)
-        else:
-            uncovered[name] = uncovered.get(name, 0) + n
-    left = {k: v for k, v in uncovered.items() if k not in covered}
-    return dict(sorted(left.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 @dataclass(frozen=True)

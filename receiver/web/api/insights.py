@@ -11,6 +11,7 @@ from aiohttp import web
 
 from receiver.domain import insights as rules
 from receiver.domain.insights import Response, Spread, Window
+from receiver.domain.runbooks import without_runbook
 from receiver.store import insights as store
 from receiver.web.keys import ENGINE, LIVE
 from receiver.web.query import BadQuery, time_of
@@ -66,7 +67,7 @@ async def load(request: web.Request) -> Insights:
         by_alertname=by_alertname,
         by_receiver=by_receiver,
         responses_since=timings.since,
-        without_runbook=rules.without_runbook(request.app[LIVE].current.runbooks, names),
+        without_runbook=without_runbook(request.app[LIVE].current.runbooks, names),
     )
 
 
