@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from receiver.domain import runbooks as runbooks_rules
 from receiver.domain.links import runbook_links
 from receiver.domain.runbooks import Runbooks, Usage, coverage
 from receiver.runtime.errors import ConfigError
@@ -159,3 +160,17 @@ def test_shipped_runbooks_cover_the_kits_alerts(alertname: str, slug: str) -> No
     runbooks = load_runbooks(ROOT / "deploy" / "runbooks")
     assert [r.slug for r in runbooks.pick([{"alertname": alertname}])] == [slug]
     assert len(runbooks.by_slug[slug].steps) >= 3
+
+
+def test_remembered_matches_follow_every_label_a_matcher_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runbooks_rules, "MATCHED_KEPT", 2)
+    books = Runbooks(
+        (parse_runbook(Path("api.md"), "---\ntitle: A\nmatch: ['instance=~\"api-.*\"']\n---\n"),)
+    )
+    for _ in range(2):  # the second round reads what the first remembered (or forgot)
+        for instance, found in (("api-1", ["api"]), ("db-1", []), ("api-2", ["api"])):
+            labels = {"alertname": "X", "instance": instance}
+            assert [r.slug for r in books.pick([labels])] == found
+    assert [r.slug for r in books.pick([{"alertname": "X"}])] == []

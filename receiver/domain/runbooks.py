@@ -34,6 +34,10 @@ class Runbook:
         return all(m.name in ROLLUP_LABELS for m in self.matchers)
 
 
+MATCHED_KEPT = 10_000
+"""Label combinations whose runbooks are remembered (a runbook on instance can make many)."""
+
+
 @dataclass(frozen=True)
 class Runbooks:
     """The loaded folder."""
@@ -41,18 +45,36 @@ class Runbooks:
     items: tuple[Runbook, ...] = ()
     folder: Path | None = None
     by_slug: dict[str, Runbook] = field(default_factory=dict, compare=False)
+    # What matched, by the values of the labels any matcher reads: the alerts of a page
+    # share a few alertnames, and matching each against every runbook's regexes cost
+    # the home page half a second for 500 incidents.
+    _matched: dict[tuple[str | None, ...], tuple[Runbook, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _read: tuple[str, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_slug.update({r.slug: r for r in self.items})
+        object.__setattr__(
+            self, "_read", tuple(sorted({m.name for r in self.items for m in r.matchers}))
+        )
+
+    def _matching(self, labels: dict[str, str]) -> tuple[Runbook, ...]:
+        key = tuple(labels.get(name) for name in self._read)
+        found = self._matched.get(key)
+        if found is None:
+            if len(self._matched) >= MATCHED_KEPT:
+                self._matched.clear()
+            found = self._matched[key] = tuple(r for r in self.items if r.matches(labels))
+        return found
 
     def pick(self, label_sets: Iterable[dict[str, str]]) -> list[Runbook]:
         """The runbooks matching any of the label sets, each once, most specific (most
         matchers) first: the one order API, pages and messages show them in."""
         found: dict[str, Runbook] = {}
         for labels in label_sets:
-            for runbook in self.items:
-                if runbook.slug not in found and runbook.matches(labels):
-                    found[runbook.slug] = runbook
+            for runbook in self._matching(labels):
+                found.setdefault(runbook.slug, runbook)
         return sorted(found.values(), key=lambda r: (-len(r.matchers), r.slug))
 
 
@@ -133,13 +155,8 @@ def coverage(
                 n for name, severity, n in names
                 if runbook.matches({"alertname": name, "severity": severity})
             )  # fmt: skip
-    picked: dict[tuple[tuple[str, str], ...], list[Runbook]] = {}
     for labels, to_resolve, n in sample:
-        key = tuple(sorted(labels.items()))
-        matched = picked.get(key)
-        if matched is None:
-            matched = picked[key] = runbooks.pick([labels])
-        for runbook in matched:
+        for runbook in runbooks.pick([labels]):
             if runbook.slug not in exact:
                 counts[runbook.slug] += n
             if to_resolve is not None:
