@@ -177,13 +177,11 @@ async def flapping(
 ) -> Scanned:
     """Fingerprints with at least `at_least` alerts started in [since, until), most first,
     as (their latest alert: id, fingerprint, alertname, labels; how many), among the
-    window's newest SCAN_BUDGET alerts, read from the (starts_at, fingerprint) index."""
+    window's newest SCAN_BUDGET alerts, walked from the end of the (starts_at, id) index."""
     recent = (
         select(alerts.c.fingerprint, alerts.c.starts_at)
         .where(alerts.c.starts_at >= since, alerts.c.starts_at < until)
-        # Only the (starts_at, fingerprint) index gives this order: both planners read
-        # it alone, instead of visiting a row per alert through (starts_at, id).
-        .order_by(alerts.c.starts_at.desc(), alerts.c.fingerprint.desc())
+        .order_by(alerts.c.starts_at.desc(), alerts.c.id.desc())
         .limit(SCAN_BUDGET)
         .subquery()
     )

@@ -149,8 +149,6 @@ alerts = Table(
     # The list filters, newest first: each with the keyset's (starts_at, id).
     Index(None, "alertname", "starts_at", "id"),
     Index(None, "severity", "starts_at", "id"),
-    # Insights' flapping count reads fingerprints by start time without visiting rows.
-    Index(None, "starts_at", "fingerprint"),
 )
 
 # Alerts per started hour, alertname and severity (their indexed copies), kept equal to a
