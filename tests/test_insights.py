@@ -5,6 +5,7 @@ it counts through ingest, retention and migration; and the rules, unit by unit."
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,19 +16,19 @@ from sqlalchemy import func, insert, select, update
 from receiver.domain.chart import Bar, nice_ceiling, stacked_bars
 from receiver.domain.insights import (
     BadWindow,
+    day_of,
     hour_of,
     parse_flaps,
     parse_window,
     severity_classes,
     spread,
-    without_runbook,
 )
 from receiver.domain.matchers import parse_matcher
-from receiver.domain.runbooks import Runbook, Runbooks
+from receiver.domain.runbooks import Runbook, Runbooks, without_runbook
 from receiver.store import insights as insights_store
 from receiver.store import schema
 from receiver.store.engine import create_engine
-from receiver.store.tables import alert_hours, alerts, incident_actions, incidents
+from receiver.store.tables import alert_days, alert_hours, alerts, incident_actions, incidents
 from receiver.web.keys import ENGINE
 from tests.conftest import Client, MakeReceiver
 from tests.pagehelp import only_our_script
@@ -106,15 +107,15 @@ async def responses(client: Client) -> None:
 
 
 async def rollup_matches_alerts(client: Client) -> None:
-    hour_counts: dict[tuple[datetime, str, str], int] = {}
+    """Both rollups equal a GROUP BY over the stored alerts, by hour and by UTC day."""
     async with client.app[ENGINE].connect() as conn:
-        for row in await conn.execute(
-            select(alerts.c.starts_at, alerts.c.alertname, alerts.c.severity)
-        ):
-            key = (hour_of(row.starts_at), row.alertname, row.severity)
-            hour_counts[key] = hour_counts.get(key, 0) + 1
-        kept = await conn.execute(select(alert_hours))
-        assert {(r.hour, r.alertname, r.severity): r._mapping["count"] for r in kept} == hour_counts
+        stored = (
+            await conn.execute(select(alerts.c.starts_at, alerts.c.alertname, alerts.c.severity))
+        ).all()
+        for table, bucket in ((alert_hours, hour_of), (alert_days, day_of)):
+            counts = Counter((bucket(r.starts_at), r.alertname, r.severity) for r in stored)
+            kept = await conn.execute(select(table))
+            assert {(r[0], r.alertname, r.severity): r._mapping["count"] for r in kept} == counts
 
 
 RUNBOOK = "---\ntitle: Latency\nmatch: ['alertname=\"HighLatencyP95\"']\n---\n1. Look.\n"
@@ -217,6 +218,22 @@ async def test_known_traffic_gives_known_insights(
     ]
     assert later["flapping"] == []
     assert [r["key"] for r in later["responseTimes"]["byReceiver"]] == ["team-a", "team-b"]
+    # A chart of days: whole days from the daily rollup, the partial first day (from
+    # 11:00, so not 10:00's alerts) from the hourly one, dated where its bar starts.
+    month = await get(
+        client, "/api/v1/insights?since=2026-11-26T11:00:00Z&until=2026-12-12T00:00:00Z"
+    )
+    assert month["window"]["stepSeconds"] == 86400
+    busy = {b["start"]: b["counts"] for b in month["volume"]["buckets"] if b["total"]}
+    assert busy == {"2026-11-26T11:00:00Z": {"warning": 2, "info": 1}}
+    assert month["noisiest"] == [
+        {"alertname": "HighLatencyP95", "alerts": 2},
+        {"alertname": ODD, "alerts": 1},
+    ]
+    whole = await get(
+        client, "/api/v1/insights?since=2026-11-20T00:00:00Z&until=2026-12-12T00:00:00Z"
+    )
+    assert whole["noisiest"] == body["noisiest"]
     # The presets end with the current hour; Nov 26 is long past the last 24 hours.
     preset = await get(client, "/api/v1/insights?window=24h")
     assert preset["window"]["name"] == "24h"
@@ -317,7 +334,8 @@ async def test_retention_takes_deleted_alerts_out_of_the_rollup(
     await eventually(pruned, "the two resolved episodes to be pruned")
     await rollup_matches_alerts(client)
     async with client.app[ENGINE].connect() as conn:
-        assert await conn.scalar(select(func.count()).where(alert_hours.c.count <= 0)) == 0
+        for table in (alert_hours, alert_days):
+            assert await conn.scalar(select(func.count()).where(table.c.count <= 0)) == 0
 
 
 async def test_migration_counts_the_alerts_already_stored(database_url: str) -> None:
@@ -329,7 +347,8 @@ async def test_migration_counts_the_alerts_already_stored(database_url: str) -> 
              "severity": "warning", "labels": {}, "annotations": {}, "first_received_at": start,
              "last_received_at": start}
             for i, (name, start) in enumerate(
-                [("A", at("10:00")), ("A", at("10:59")), ("A", at("11:00")), ("B", at("10:30"))]
+                [("A", at("10:00")), ("A", at("10:59")), ("A", at("11:00")), ("B", at("10:30")),
+                 ("A", at("10:00") + timedelta(days=1))]
             )
         ]  # fmt: skip
         async with engine.begin() as conn:
@@ -340,7 +359,20 @@ async def test_migration_counts_the_alerts_already_stored(database_url: str) -> 
                 (r.hour, r.alertname): r._mapping["count"]
                 for r in await conn.execute(select(alert_hours))
             }
-        assert found == {(at("10:00"), "A"): 2, (at("11:00"), "A"): 1, (at("10:00"), "B"): 1}
+            days = {
+                (r.day, r.alertname): r._mapping["count"]
+                for r in await conn.execute(select(alert_days))
+            }
+        next_day = at("10:00") + timedelta(days=1)
+        assert found == {
+            (at("10:00"), "A"): 2, (at("11:00"), "A"): 1, (at("10:00"), "B"): 1, (next_day, "A"): 1
+        }  # fmt: skip
+        midnight = at("00:00")
+        assert days == {
+            (midnight, "A"): 3,
+            (midnight, "B"): 1,
+            (midnight + timedelta(days=1), "A"): 1,
+        }
     finally:
         await engine.dispose()
 
@@ -348,6 +380,23 @@ async def test_migration_counts_the_alerts_already_stored(database_url: str) -> 
 # The rules, without a server.
 
 NOW = datetime(2026, 12, 2, 5, 41, 7, tzinfo=UTC)
+
+
+def test_whole_days_of_a_window() -> None:
+    month = parse_window("30d", None, None, NOW)
+    assert month.whole_days() == (
+        datetime(2026, 11, 3, tzinfo=UTC),
+        datetime(2026, 12, 2, tzinfo=UTC),
+    )
+    midnight = parse_window(
+        None, datetime(2026, 11, 3, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC), NOW
+    )
+    assert midnight.whole_days() == (
+        datetime(2026, 11, 3, tzinfo=UTC),
+        datetime(2026, 11, 5, tzinfo=UTC),
+    )
+    first, last = parse_window("24h", None, None, NOW).whole_days()
+    assert first >= last
 
 
 def test_presets_end_with_the_current_hour() -> None:

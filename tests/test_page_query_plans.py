@@ -14,7 +14,8 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from receiver.store import reads, schema
+from receiver.domain.insights import parse_window
+from receiver.store import insights, reads, schema
 from receiver.store.engine import create_engine
 
 Read = Callable[[AsyncConnection], Awaitable[Any]]
@@ -46,6 +47,7 @@ async def _plans(tmp_path: Path, read: Read) -> str:
 
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
+MONTH = parse_window("30d", None, None, datetime(2026, 1, 31, 12, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(
@@ -70,3 +72,36 @@ async def test_the_pages_reads_use_an_index(tmp_path: Path, read: Read, index: s
     walks = [line for line in plan.splitlines() if line.startswith("SCAN")]
     assert all(" USING INDEX " in line for line in walks), plan
     assert "TEMP B-TREE" not in plan or "incident_id=?" in plan, plan
+
+
+@pytest.mark.parametrize(
+    ("read", "index"),
+    [
+        (
+            lambda c: insights.names(c, MONTH),
+            "alert_days USING INDEX sqlite_autoindex_alert_days_1",
+        ),
+        (
+            lambda c: insights.volume(c, MONTH),
+            "alert_hours USING INDEX sqlite_autoindex_alert_hours_1",
+        ),
+        (lambda c: insights.flapping(c, SINCE, MONTH.until, 3, 50), "ix_alerts_starts_at_id"),
+        (
+            lambda c: insights.response_times(c, SINCE, MONTH.until),
+            "ix_incidents_opened_at_id (opened_at>? AND opened_at<?)",
+        ),
+        (
+            lambda c: reads.newest_alert_groups(c, SINCE, ["alertname"], 5000),
+            "ix_alerts_starts_at_id (starts_at>?)",
+        ),
+    ],
+)
+async def test_insights_and_coverage_read_ranges_and_bounded_walks(
+    tmp_path: Path, read: Read, index: str
+) -> None:
+    """Rollup ranges and walks from the newest end under a LIMIT; what they group
+    (a temporary B-tree over the bounded rows) may be sorted, no table is scanned."""
+    plan = await _plans(tmp_path, read)
+    assert index in plan, plan
+    tables = ("alerts", "alert_hours", "alert_days", "incidents", "incident_actions")
+    assert not any(line.startswith(f"SCAN {t}") for t in tables for line in plan.splitlines()), plan

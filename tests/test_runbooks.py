@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from receiver.domain import runbooks as runbooks_rules
 from receiver.domain.links import runbook_links
-from receiver.domain.runbooks import Runbooks, coverage
+from receiver.domain.runbooks import Runbooks, Usage, coverage
 from receiver.runtime.errors import ConfigError
 from receiver.runtime.runbooks import load_runbooks, parse_runbook
 
@@ -111,25 +112,27 @@ def test_coverage_counts_medians_and_gaps() -> None:
         (
             parse_runbook(Path("lat.md"), "---\ntitle: L\nalertname: Latency\n---\n"),
             parse_runbook(Path("idle.md"), "---\ntitle: I\nalertname: Never\n---\n"),
+            parse_runbook(Path("api.md"), "---\ntitle: A\nmatch: ['instance=~\"api-.*\"']\n---\n"),
         )
     )
     t = datetime(2026, 11, 1, tzinfo=UTC)
     alerts = [
         ({"alertname": "Latency"}, t, t + timedelta(minutes=10)),
-        ({"alertname": "Latency"}, t, t + timedelta(minutes=30)),
+        ({"alertname": "Latency", "instance": "api-1"}, t, t + timedelta(minutes=30)),
         ({"alertname": "Latency"}, t, None),
         ({"alertname": "DiskFull"}, t, None),
-        ({"alertname": "DiskFull"}, t, None),
+        ({"alertname": "DiskFull", "instance": "api-2"}, t, None),
         ({}, t, None),
     ]
-    found = coverage(
-        runbooks, [(labels, end - start if end else None, 1) for labels, start, end in alerts]
-    )
-    assert found.usage["lat"].alerts == 3
-    assert found.usage["lat"].median_to_resolve == timedelta(minutes=20)
-    assert found.usage["idle"].alerts == 0
-    assert found.usage["idle"].median_to_resolve is None
+    # The rollup counts the whole period: two more Latency alerts than the sample holds.
+    names = [("Latency", "", 5), ("DiskFull", "", 2), ("", "", 1)]
+    sample = [(labels, end - start if end else None, 1) for labels, start, end in alerts]
+    found = coverage(runbooks, names, sample, t)
+    assert found.usage["lat"] == Usage(5, timedelta(minutes=20), sampled=False)
+    assert found.usage["idle"] == Usage(0, None, sampled=False)
+    assert found.usage["api"] == Usage(2, timedelta(minutes=30), sampled=True)
     assert found.unmatched == {"DiskFull": 2, "": 1}
+    assert found.sampled_since == t
 
 
 @pytest.mark.parametrize(
@@ -157,3 +160,17 @@ def test_shipped_runbooks_cover_the_kits_alerts(alertname: str, slug: str) -> No
     runbooks = load_runbooks(ROOT / "deploy" / "runbooks")
     assert [r.slug for r in runbooks.pick([{"alertname": alertname}])] == [slug]
     assert len(runbooks.by_slug[slug].steps) >= 3
+
+
+def test_remembered_matches_follow_every_label_a_matcher_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(runbooks_rules, "MATCHED_KEPT", 2)
+    books = Runbooks(
+        (parse_runbook(Path("api.md"), "---\ntitle: A\nmatch: ['instance=~\"api-.*\"']\n---\n"),)
+    )
+    for _ in range(2):  # the second round reads what the first remembered (or forgot)
+        for instance, found in (("api-1", ["api"]), ("db-1", []), ("api-2", ["api"])):
+            labels = {"alertname": "X", "instance": instance}
+            assert [r.slug for r in books.pick([labels])] == found
+    assert [r.slug for r in books.pick([{"alertname": "X"}])] == []

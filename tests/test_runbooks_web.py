@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from receiver.store import insights as insights_store
 from receiver.web.keys import BASE_URL
 from tests.conftest import Client, MakeReceiver
 from tests.payloads import alert, webhook
@@ -166,6 +167,24 @@ async def test_runbook_pages_show_coverage_and_sanitized_markdown(
     assert '<a href="https://docs.example.com/latency"' in body
     assert "median time to resolve 12m" in body
     assert (await client.get("/runbooks/nope")).status == 404
+
+
+async def test_a_crowded_month_samples_its_newest_alerts_and_says_so(
+    make_receiver: MakeReceiver, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = await make_receiver(config_for(folder))
+    for instance, starts in (("api-1", "2026-11-20T10:00:00Z"), ("db-1", "2026-11-21T10:00:00Z")):
+        labels = alert(instance=instance, starts=starts)
+        await client.post("/alerts", json=webhook(labels, group=instance))
+    monkeypatch.setattr(insights_store, "SCAN_BUDGET", 1)
+    html = await (await client.get("/runbooks")).text()
+    assert "cover those started since 2026-11-21T10:00:00Z" in html
+    # The rollup counts both alerts of the name; only the sampled (db-1) one is read
+    # for the runbook on instance, and it is not an api pod.
+    assert re.search(r"High P95 latency</a></td>.*?<td>2</td>", html, re.S)
+    assert re.search(r"Latency on api pods</a></td>.*?matches nothing", html, re.S)
+    body = await (await client.get("/runbooks/api-latency")).text()
+    assert "median among those started since 2026-11-21T10:00:00Z" in body
 
 
 async def test_message_carries_runbook_title_first_steps_and_link(

@@ -10,15 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import median
 
-from receiver.domain.runbooks import Runbooks
-
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
 LONGEST = timedelta(days=92)
 """The longest custom window: every read stays bounded by about three months of rows."""
 PRESETS = {
     "24h": (timedelta(hours=24), HOUR),
     "7d": (timedelta(days=7), timedelta(hours=6)),
-    "30d": (timedelta(days=30), timedelta(days=1)),
+    "30d": (timedelta(days=30), DAY),
 }
 DEFAULT_WINDOW = "7d"
 DEFAULT_FLAPS = 3
@@ -33,6 +32,11 @@ class BadWindow(ValueError):
 def hour_of(moment: datetime) -> datetime:
     """The rollup's hour: the start of the UTC hour the moment falls in."""
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(moment: datetime) -> datetime:
+    """The daily rollup's day: the start of the UTC day the moment falls in."""
+    return hour_of(moment).replace(hour=0)
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:
@@ -61,13 +65,18 @@ class Window:
     def bucket_of(self, moment: datetime) -> datetime:
         return max(self.since, _floor(moment, self.step))
 
+    def whole_days(self) -> tuple[datetime, datetime]:
+        """[first, last) of the UTC days wholly inside the window (first >= last when
+        none is): those read the daily rollup, the hours before and after the hourly one."""
+        return _floor(self.since + DAY - HOUR, DAY), _floor(self.until, DAY)
+
 
 def _step_for(span: timedelta) -> timedelta:
     if span <= timedelta(hours=48):
         return HOUR
     if span <= timedelta(days=14):
         return timedelta(hours=6)
-    return timedelta(days=1)
+    return DAY
 
 
 def parse_window(
@@ -143,21 +152,6 @@ def top_names(rows: Iterable[tuple[str, str, int]], limit: int) -> list[tuple[st
     for name, _, n in rows:
         totals[name] += n
     return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
-
-
-def without_runbook(runbooks: Runbooks, rows: Iterable[tuple[str, str, int]]) -> dict[str, int]:
-    """Alertnames none of whose (alertname, severity) pairs any runbook picks, with their
-    alerts, most first. The rollup knows only these two labels, so a runbook that also
-    matches on others (instance, job) is not counted as covering the name."""
-    uncovered: dict[str, int] = {}
-    covered: set[str] = set()
-    for name, severity, n in rows:
-        if runbooks.pick([{"alertname": name, "severity": severity}]):
-            covered.add(name)
-        else:
-            uncovered[name] = uncovered.get(name, 0) + n
-    left = {k: v for k, v in uncovered.items() if k not in covered}
-    return dict(sorted(left.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 @dataclass(frozen=True)

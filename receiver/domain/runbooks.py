@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from receiver.domain.matchers import Matcher, matches_all
+
+ROLLUP_LABELS = frozenset({"alertname", "severity"})
+"""The labels the alert rollups keep."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,16 @@ class Runbook:
     def matches(self, labels: dict[str, str]) -> bool:
         return bool(self.matchers) and matches_all(list(self.matchers), labels)
 
+    @property
+    def counted_by_name(self) -> bool:
+        """Whether alertname and severity alone decide its alerts, so the rollups count
+        them exactly (most runbooks match on alertname only)."""
+        return all(m.name in ROLLUP_LABELS for m in self.matchers)
+
+
+MATCHED_KEPT = 10_000
+"""Label combinations whose runbooks are remembered (a runbook on instance can make many)."""
+
 
 @dataclass(frozen=True)
 class Runbooks:
@@ -32,25 +45,59 @@ class Runbooks:
     items: tuple[Runbook, ...] = ()
     folder: Path | None = None
     by_slug: dict[str, Runbook] = field(default_factory=dict, compare=False)
+    # What matched, by the values of the labels any matcher reads: the alerts of a page
+    # share a few alertnames, and matching each against every runbook's regexes cost
+    # the home page half a second for 500 incidents.
+    _matched: dict[tuple[str | None, ...], tuple[Runbook, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _read: tuple[str, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_slug.update({r.slug: r for r in self.items})
+        object.__setattr__(
+            self, "_read", tuple(sorted({m.name for r in self.items for m in r.matchers}))
+        )
+
+    def _matching(self, labels: dict[str, str]) -> tuple[Runbook, ...]:
+        key = tuple(labels.get(name) for name in self._read)
+        found = self._matched.get(key)
+        if found is None:
+            if len(self._matched) >= MATCHED_KEPT:
+                self._matched.clear()
+            found = self._matched[key] = tuple(r for r in self.items if r.matches(labels))
+        return found
 
     def pick(self, label_sets: Iterable[dict[str, str]]) -> list[Runbook]:
         """The runbooks matching any of the label sets, each once, most specific (most
         matchers) first: the one order API, pages and messages show them in."""
         found: dict[str, Runbook] = {}
         for labels in label_sets:
-            for runbook in self.items:
-                if runbook.slug not in found and runbook.matches(labels):
-                    found[runbook.slug] = runbook
+            for runbook in self._matching(labels):
+                found.setdefault(runbook.slug, runbook)
         return sorted(found.values(), key=lambda r: (-len(r.matchers), r.slug))
+
+
+def without_runbook(runbooks: Runbooks, rows: Iterable[tuple[str, str, int]]) -> dict[str, int]:
+    """Alertnames none of whose (alertname, severity) pairs any runbook picks, with their
+    alerts, most first. The rollup knows only these two labels, so a runbook that also
+    matches on others (instance, job) is not counted as covering the name."""
+    uncovered: dict[str, int] = {}
+    covered: set[str] = set()
+    for name, severity, n in rows:
+        if runbooks.pick([{"alertname": name, "severity": severity}]):
+            covered.add(name)
+        else:
+            uncovered[name] = uncovered.get(name, 0) + n
+    left = {k: v for k, v in uncovered.items() if k not in covered}
+    return dict(sorted(left.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 @dataclass(frozen=True)
 class Usage:
     alerts: int
     median_to_resolve: timedelta | None
+    sampled: bool  # counted among the sample's alerts only (it matches on other labels)
 
 
 @dataclass(frozen=True)
@@ -59,6 +106,7 @@ class Coverage:
 
     usage: dict[str, Usage]
     unmatched: dict[str, int]  # alertname -> alerts with no runbook
+    sampled_since: datetime | None  # the sample's oldest start, when it is not the period
 
 
 def _median(weighted: list[tuple[timedelta, int]]) -> timedelta | None:
@@ -83,27 +131,37 @@ def labels_to_group_by(runbooks: Runbooks) -> list[str]:
     return ["alertname", *sorted(names - {"alertname"})]
 
 
+Group = tuple[dict[str, str], timedelta | None, int]
+"""(labels of labels_to_group_by, time to resolve or None while firing, how many alerts)."""
+
+
 def coverage(
-    runbooks: Runbooks, groups: Iterable[tuple[dict[str, str], timedelta | None, int]]
+    runbooks: Runbooks,
+    names: Iterable[tuple[str, str, int]],
+    sample: Iterable[Group],
+    sampled_since: datetime | None,
 ) -> Coverage:
-    """`groups` are (labels of labels_to_group_by, time to resolve or None while firing,
-    how many alerts): the alerts counted once per distinct value, so the work follows
-    the distinct label sets, not the alerts."""
+    """`names` are the period's (alertname, severity, alerts) from the rollup: they count
+    the runbooks that match on those labels only, and the gaps (as /insights does).
+    `sample` groups the period's newest alerts (all of them when `sampled_since` is
+    None): the medians come from it, and the counts of runbooks on other labels."""
+    names = list(names)
     durations: dict[str, list[tuple[timedelta, int]]] = {r.slug: [] for r in runbooks.items}
     counts: dict[str, int] = dict.fromkeys(durations, 0)
-    unmatched: dict[str, int] = {}
-    picked: dict[tuple[tuple[str, str], ...], list[Runbook]] = {}
-    for labels, to_resolve, n in groups:
-        key = tuple(sorted(labels.items()))
-        matched = picked.get(key)
-        if matched is None:
-            matched = picked[key] = runbooks.pick([labels])
-        if not matched:
-            name = labels.get("alertname", "")
-            unmatched[name] = unmatched.get(name, 0) + n
-        for runbook in matched:
-            counts[runbook.slug] += n
+    exact = {r.slug for r in runbooks.items if r.counted_by_name}
+    for runbook in runbooks.items:
+        if runbook.slug in exact:
+            counts[runbook.slug] = sum(
+                n for name, severity, n in names
+                if runbook.matches({"alertname": name, "severity": severity})
+            )  # fmt: skip
+    for labels, to_resolve, n in sample:
+        for runbook in runbooks.pick([labels]):
+            if runbook.slug not in exact:
+                counts[runbook.slug] += n
             if to_resolve is not None:
                 durations[runbook.slug].append((to_resolve, n))
-    usage = {slug: Usage(counts[slug], _median(durations[slug])) for slug in durations}
-    return Coverage(usage, dict(sorted(unmatched.items(), key=lambda kv: (-kv[1], kv[0]))))
+    usage = {
+        slug: Usage(counts[slug], _median(durations[slug]), slug not in exact) for slug in counts
+    }
+    return Coverage(usage, without_runbook(runbooks, names), sampled_since)

@@ -1,103 +1,161 @@
-"""Insights' SQL: the hourly rollup of alerts (kept by the write path in the same
-transaction as the alerts it counts) and the reads of /insights.
+"""Insights' SQL: the hourly and daily rollups of alerts (kept by the write path in the
+same transaction as the alerts they count) and the reads of /insights and /runbooks.
 
-`alert_hours` holds, per started hour, alertname and severity, how many alerts rows
-there are: an alert's hour, alertname and severity never change (they come from its
-start and its labels), so the write path adds its new rows once per batch, and
-retention subtracts the rows it deletes; nothing else inserts or deletes alerts.
-Reads over a month then sum some tens of thousands of rollup rows instead of a million
-alerts.
+`alert_hours` and `alert_days` hold, per started hour (day), alertname and severity,
+how many alerts rows there are: an alert's start, alertname and severity never change
+(they come from its start and its labels), so the write path adds its new rows once per
+batch, and retention subtracts the rows it deletes; nothing else inserts or deletes
+alerts. A month's read then sums its whole days (some thousands of daily rows) and the
+hours at either end, instead of a million alerts or a hundred thousand hourly rows.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, desc, func, or_, select
+from sqlalchemy import Column, Row, Table, and_, delete, desc, func, literal, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import Select, Subquery
 
-from receiver.domain.insights import hour_of
-from receiver.store.tables import alert_hours, alerts, incident_actions, incidents
+from receiver.domain.insights import DAY, Window, day_of, hour_of
+from receiver.store.tables import (
+    UTCDateTime,
+    alert_days,
+    alert_hours,
+    alerts,
+    incident_actions,
+    incidents,
+)
 
-HourKey = tuple[datetime, str, str]
-"""(hour, alertname, severity) of the rollup, as alerts.alertname/severity store them."""
-
-
-def _upsert(dialect: Any) -> Any:
-    stmt = dialect.insert(alert_hours)
-    return stmt.on_conflict_do_update(
-        index_elements=[alert_hours.c.hour, alert_hours.c.alertname, alert_hours.c.severity],
-        set_={"count": alert_hours.c.count + stmt.excluded["count"]},
-    )
-
-
-_UPSERT = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
-_EMPTIED = delete(alert_hours).where(alert_hours.c.count <= 0)
+Key = tuple[datetime, str, str]
+"""(hour or day, alertname, severity) of a rollup, as alerts.alertname/severity store them."""
 
 
-def _add(conn: Connection, counts: Counter[HourKey]) -> None:
+@dataclass(frozen=True)
+class Rollup:
+    """One rollup table: its time column, and the bucket an alert's start falls in."""
+
+    table: Table
+    start: Column[Any]
+    of: Callable[[datetime], datetime]
+    upsert: dict[str, Any]
+    emptied: Any
+
+
+def _rollup(table: Table, of: Callable[[datetime], datetime]) -> Rollup:
+    start = table.c[0]
+    upserts = {}
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql)):
+        stmt = dialect.insert(table)
+        upserts[name] = stmt.on_conflict_do_update(
+            index_elements=[start, table.c.alertname, table.c.severity],
+            set_={"count": table.c["count"] + stmt.excluded["count"]},
+        )
+    return Rollup(table, start, of, upserts, delete(table).where(table.c["count"] <= 0))
+
+
+ROLLUPS = (_rollup(alert_hours, hour_of), _rollup(alert_days, day_of))
+
+
+def _add(conn: Connection, rollup: Rollup, counts: Counter[Key]) -> None:
     """One statement for the batch; keys in sorted order, so that two Postgres
     transactions lock shared rollup rows in the same order and cannot deadlock on them."""
     rows = [
-        {"hour": hour, "alertname": name, "severity": severity, "count": n}
-        for (hour, name, severity), n in sorted(counts.items())
+        {rollup.start.name: at, "alertname": name, "severity": severity, "count": n}
+        for (at, name, severity), n in sorted(counts.items())
         if n
     ]
     if rows:
-        conn.execute(_UPSERT[conn.dialect.name], rows)
+        conn.execute(rollup.upsert[conn.dialect.name], rows)
 
 
-def _keys(rows: Iterable[Any]) -> Counter[HourKey]:
-    return Counter((hour_of(r["starts_at"]), r["alertname"], r["severity"]) for r in rows)
+def _keys(rollup: Rollup, rows: Iterable[Any]) -> Counter[Key]:
+    return Counter((rollup.of(r["starts_at"]), r["alertname"], r["severity"]) for r in rows)
 
 
-def count_inserted(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
-    """Count new alerts rows (their insert values) into the rollup."""
-    _add(conn, _keys(rows))
+def count_inserted(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Count new alerts rows (their insert values) into both rollups."""
+    for rollup in ROLLUPS:
+        _add(conn, rollup, _keys(rollup, rows))
 
 
 def uncount_deleted(conn: Connection, rows: Sequence[Row[Any]]) -> None:
-    """Take deleted alerts rows (starts_at, alertname, severity) out of the rollup, and
+    """Take deleted alerts rows (starts_at, alertname, severity) out of both rollups, and
     drop the rollup rows that reach zero."""
-    counts = _keys(r._mapping for r in rows)
-    _add(conn, Counter({key: -n for key, n in counts.items()}))
-    if counts:
-        hours = sorted({hour for hour, _, _ in counts})
-        conn.execute(_EMPTIED.where(alert_hours.c.hour.in_(hours)))
+    for rollup in ROLLUPS:
+        counts = _keys(rollup, (r._mapping for r in rows))
+        _add(conn, rollup, Counter({key: -n for key, n in counts.items()}))
+        if counts:
+            starts = sorted({at for at, _, _ in counts})
+            conn.execute(rollup.emptied.where(rollup.start.in_(starts)))
 
 
 DELETED_ALERT = (alerts.c.starts_at, alerts.c.alertname, alerts.c.severity)
 """What retention's DELETE of alerts returns, for uncount_deleted."""
 
 
-async def volume(
-    conn: AsyncConnection, since: datetime, until: datetime
-) -> list[tuple[datetime, str, int]]:
-    """(hour, severity, alerts) of the hours in [since, until)."""
-    total = func.sum(alert_hours.c.count)
-    rows = await conn.execute(
-        select(alert_hours.c.hour, alert_hours.c.severity, total)
-        .where(alert_hours.c.hour >= since, alert_hours.c.hour < until)
-        .group_by(alert_hours.c.hour, alert_hours.c.severity)
-    )
-    return [(hour, severity, int(n)) for hour, severity, n in rows]
-
-
-async def names(
-    conn: AsyncConnection, since: datetime, until: datetime
-) -> list[tuple[str, str, int]]:
-    """(alertname, severity, alerts) started in [since, until)."""
-    total = func.sum(alert_hours.c.count)
-    rows = await conn.execute(
-        select(alert_hours.c.alertname, alert_hours.c.severity, total)
+def _hours(since: datetime, until: datetime, at: datetime) -> Select[Any]:
+    """The hourly rows of [since, until) summed per (alertname, severity), dated `at`."""
+    return (
+        select(
+            literal(at, UTCDateTime()).label("at"),
+            alert_hours.c.alertname,
+            alert_hours.c.severity,
+            func.sum(alert_hours.c["count"]).label("n"),
+        )
         .where(alert_hours.c.hour >= since, alert_hours.c.hour < until)
         .group_by(alert_hours.c.alertname, alert_hours.c.severity)
+    )
+
+
+def _counted(window: Window) -> Subquery:
+    """(at, alertname, severity, n) over the window: its whole days from the daily
+    rollup, the hours before the first and after the last from the hourly one, each
+    edge dated where its chart bucket starts (the window's start, the last midnight)."""
+    first, last = window.whole_days()
+    if first >= last:
+        return _hours(window.since, window.until, window.since).subquery()
+    days = select(
+        alert_days.c.day.label("at"),
+        alert_days.c.alertname,
+        alert_days.c.severity,
+        alert_days.c["count"].label("n"),
+    ).where(alert_days.c.day >= first, alert_days.c.day < last)
+    edges = [_hours(window.since, first, window.since), _hours(last, window.until, last)]
+    return union_all(days, *edges).subquery()
+
+
+async def volume(conn: AsyncConnection, window: Window) -> list[tuple[datetime, str, int]]:
+    """(start, severity, alerts) in the window, at the chart's grain: days (and the
+    window's partial first and last day) for a chart of days, else hours."""
+    if window.step >= DAY:
+        counted = _counted(window).c
+        query = select(counted.at, counted.severity, func.sum(counted.n)).group_by(
+            counted.at, counted.severity
+        )
+    else:
+        hours = alert_hours.c
+        query = (
+            select(hours.hour, hours.severity, func.sum(hours["count"]))
+            .where(hours.hour >= window.since, hours.hour < window.until)
+            .group_by(hours.hour, hours.severity)
+        )
+    return [(start, severity, int(n)) for start, severity, n in await conn.execute(query)]
+
+
+async def names(conn: AsyncConnection, window: Window) -> list[tuple[str, str, int]]:
+    """(alertname, severity, alerts) started in the window."""
+    counted = _counted(window)
+    rows = await conn.execute(
+        select(counted.c.alertname, counted.c.severity, func.sum(counted.c.n)).group_by(
+            counted.c.alertname, counted.c.severity
+        )
     )
     return [(name, severity, int(n)) for name, severity, n in rows]
 
@@ -119,13 +177,11 @@ async def flapping(
 ) -> Scanned:
     """Fingerprints with at least `at_least` alerts started in [since, until), most first,
     as (their latest alert: id, fingerprint, alertname, labels; how many), among the
-    window's newest SCAN_BUDGET alerts, read from the (starts_at, fingerprint) index."""
+    window's newest SCAN_BUDGET alerts, walked from the end of the (starts_at, id) index."""
     recent = (
         select(alerts.c.fingerprint, alerts.c.starts_at)
         .where(alerts.c.starts_at >= since, alerts.c.starts_at < until)
-        # Only the (starts_at, fingerprint) index gives this order: both planners read
-        # it alone, instead of visiting a row per alert through (starts_at, id).
-        .order_by(alerts.c.starts_at.desc(), alerts.c.fingerprint.desc())
+        .order_by(alerts.c.starts_at.desc(), alerts.c.id.desc())
         .limit(SCAN_BUDGET)
         .subquery()
     )
@@ -157,16 +213,6 @@ async def flapping(
     return Scanned([(by_fingerprint[r.fingerprint], int(r.episodes)) for r in found], cut)
 
 
-_FIRST_ACK = (
-    select(func.min(incident_actions.c.at))
-    .where(
-        and_(
-            incident_actions.c.incident_id == incidents.c.id,
-            incident_actions.c.kind == "acknowledged",
-        )
-    )
-    .scalar_subquery()
-)
 _ALERTNAME = func.coalesce(
     incidents.c.common_labels["alertname"].as_string(),
     incidents.c.group_labels["alertname"].as_string(),
@@ -177,14 +223,18 @@ _ALERTNAME = func.coalesce(
 async def response_times(conn: AsyncConnection, since: datetime, until: datetime) -> Scanned:
     """(receiver, alertname, opened, first acknowledged, resolved) of the incidents opened
     in [since, until), the newest SCAN_BUDGET of them, walked by the (opened_at, id) index.
-    An incident's alertname is its alerts' common one, else its group's, else ""."""
+    An incident's alertname is its alerts' common one, else its group's, else "".
+
+    First acknowledgements come from one range read of (kind, at) since the oldest
+    incident walked (an incident is acknowledged after it opens), not a subquery per
+    incident: SQLite answered that by walking every acknowledgement for each incident."""
     rows = (
         await conn.execute(
             select(
+                incidents.c.id,
                 incidents.c.receiver,
                 _ALERTNAME,
                 incidents.c.opened_at,
-                _FIRST_ACK,
                 incidents.c.resolved_at,
             )
             .where(incidents.c.opened_at >= since, incidents.c.opened_at < until)
@@ -192,5 +242,14 @@ async def response_times(conn: AsyncConnection, since: datetime, until: datetime
             .limit(SCAN_BUDGET)
         )
     ).all()
-    timings = [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-    return Scanned(timings, timings[-1][2] if len(timings) == SCAN_BUDGET else None)
+    if not rows:
+        return Scanned([], None)
+    oldest = rows[-1].opened_at
+    acks = await conn.execute(
+        select(incident_actions.c.incident_id, func.min(incident_actions.c.at))
+        .where(incident_actions.c.kind == "acknowledged", incident_actions.c.at >= oldest)
+        .group_by(incident_actions.c.incident_id)
+    )
+    first_ack: dict[int, datetime] = dict(acks.all())
+    timings = [(r[1], r[2], r[3], first_ack.get(r[0]), r[4]) for r in rows]
+    return Scanned(timings, oldest if len(rows) == SCAN_BUDGET else None)

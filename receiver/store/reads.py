@@ -526,26 +526,37 @@ def _seconds_to_resolve(dialect: str) -> ColumnElement[Any]:
     )
 
 
-async def alert_groups_since(
-    conn: AsyncConnection, since: datetime, label_names: list[str]
-) -> list[tuple[dict[str, str], timedelta | None, int]]:
-    """Alerts that started since `since`, counted per (those labels, time to resolve):
-    one GROUP BY, so memory and Python's work follow the distinct values, not the alerts."""
+async def newest_alert_groups(
+    conn: AsyncConnection, since: datetime, label_names: list[str], budget: int
+) -> tuple[list[tuple[dict[str, str], timedelta | None, int]], datetime | None]:
+    """The newest `budget` alerts started since `since`, counted per (those labels, time
+    to resolve), and the start of the oldest of them when the budget cut the walk short
+    (else None): a month holds a million alerts, and reading each one's labels took
+    seconds; walking the (starts_at, id) index from its end stops after `budget`."""
     labels = [_label(name).label(f"l{i}") for i, name in enumerate(label_names)]
-    seconds = _seconds_to_resolve(conn.dialect.name).label("seconds")
-    rows = await conn.execute(
-        select(*labels, seconds, func.count())
+    newest = (
+        select(alerts.c.starts_at, *labels, _seconds_to_resolve(conn.dialect.name).label("s"))
         .where(alerts.c.starts_at >= since)
-        .group_by(*labels, seconds)
+        .order_by(alerts.c.starts_at.desc(), alerts.c.id.desc())
+        .limit(budget)
+        .subquery()
     )
-    return [
+    keys = [newest.c[f"l{i}"] for i in range(len(label_names))] + [newest.c.s]
+    rows = (
+        await conn.execute(
+            select(*keys, func.count(), func.min(newest.c.starts_at)).group_by(*keys)
+        )
+    ).all()
+    groups = [
         (
-            {n: v for n, v in zip(label_names, row[:-2], strict=True) if v is not None},
-            None if row[-2] is None else timedelta(seconds=row[-2]),
-            row[-1],
+            {n: v for n, v in zip(label_names, row[:-3], strict=True) if v is not None},
+            None if row[-3] is None else timedelta(seconds=row[-3]),
+            row[-2],
         )
         for row in rows
     ]
+    walked = sum(n for _, _, n in groups)
+    return groups, min(row[-1] for row in rows) if walked == budget else None
 
 
 async def member_labels(conn: AsyncConnection, incident_ids: list[int]) -> dict[int, list[Any]]:

@@ -149,8 +149,6 @@ alerts = Table(
     # The list filters, newest first: each with the keyset's (starts_at, id).
     Index(None, "alertname", "starts_at", "id"),
     Index(None, "severity", "starts_at", "id"),
-    # Insights' flapping count reads fingerprints by start time without visiting rows.
-    Index(None, "starts_at", "fingerprint"),
 )
 
 # Alerts per started hour, alertname and severity (their indexed copies), kept equal to a
@@ -160,6 +158,17 @@ alert_hours = Table(
     "alert_hours",
     metadata,
     Column("hour", UTCDateTime(), primary_key=True),
+    Column("alertname", Text, primary_key=True),
+    Column("severity", Text, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+# The same per started UTC day: a month's counts read some thousands of these rows and
+# only the hours at either end of the window from alert_hours.
+alert_days = Table(
+    "alert_days",
+    metadata,
+    Column("day", UTCDateTime(), primary_key=True),
     Column("alertname", Text, primary_key=True),
     Column("severity", Text, primary_key=True),
     Column("count", Integer, nullable=False),

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from receiver.domain import insights as rules
 from receiver.domain.insights import Response, Spread, Window
+from receiver.domain.runbooks import without_runbook
 from receiver.store import insights as store
 from receiver.web.keys import ENGINE, LIVE
 from receiver.web.query import BadQuery, time_of
@@ -50,8 +51,8 @@ async def load(request: web.Request) -> Insights:
     window, flaps = _asked(request.query)
     since, until = window.since, window.until
     async with request.app[ENGINE].connect() as conn:
-        hours = await store.volume(conn, since, until)
-        names = await store.names(conn, since, until)
+        hours = await store.volume(conn, window)
+        names = await store.names(conn, window)
         flapping = await store.flapping(conn, since, until, flaps, FLAPPING)
         timings = await store.response_times(conn, since, until)
     by_alertname, by_receiver = rules.responses(timings.rows)
@@ -66,7 +67,7 @@ async def load(request: web.Request) -> Insights:
         by_alertname=by_alertname,
         by_receiver=by_receiver,
         responses_since=timings.since,
-        without_runbook=rules.without_runbook(request.app[LIVE].current.runbooks, names),
+        without_runbook=without_runbook(request.app[LIVE].current.runbooks, names),
     )
 
 

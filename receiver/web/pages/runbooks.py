@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from receiver.domain.durations import format_duration
+from receiver.domain.insights import PRESETS, parse_window
 from receiver.domain.runbooks import Coverage, Runbook, Usage, coverage, labels_to_group_by
-from receiver.store import reads
+from receiver.store import insights, reads
 from receiver.web.keys import ENGINE, LIVE
 from receiver.web.pages.env import markdown_html, page
+from receiver.web.responses import iso
 
-WINDOW = timedelta(days=30)
+WINDOW = "30d"  # a preset of /insights, so its window and the rollups' hours agree
+DAYS = PRESETS[WINDOW][0].days
 
 
 async def _coverage(request: web.Request) -> Coverage:
-    since = datetime.now(UTC) - WINDOW
+    """The last 30 days as /insights cuts them (whole hours to the current one): counts
+    from the rollups, medians from the newest alerts within the scan budget."""
+    window = parse_window(WINDOW, None, None, datetime.now(UTC))
     runbooks = request.app[LIVE].current.runbooks
     async with request.app[ENGINE].connect() as conn:
-        groups = await reads.alert_groups_since(conn, since, labels_to_group_by(runbooks))
-    return coverage(runbooks, groups)
+        names = await insights.names(conn, window)
+        sample, since = await reads.newest_alert_groups(
+            conn, window.since, labels_to_group_by(runbooks), insights.SCAN_BUDGET
+        )
+    return coverage(runbooks, names, sample, since)
 
 
 def _row(runbook: Runbook, usage: Usage) -> dict[str, Any]:
@@ -30,6 +38,7 @@ def _row(runbook: Runbook, usage: Usage) -> dict[str, Any]:
         "runbook": runbook,
         "alerts": usage.alerts,
         "median": format_duration(median) if median is not None else None,
+        "sampled": usage.sampled,
     }
 
 
@@ -43,7 +52,8 @@ async def runbooks_page(request: web.Request) -> web.Response:
         rows=rows,
         unmatched=found.unmatched,
         folder=runbooks.folder,
-        days=WINDOW.days,
+        days=DAYS,
+        sampled_since=iso(found.sampled_since),
     )
 
 
@@ -61,5 +71,7 @@ async def runbook_page(request: web.Request) -> web.Response:
         html=markdown_html(runbook.body),
         alerts=usage.alerts,
         median=format_duration(usage.median_to_resolve) if usage.median_to_resolve else None,
-        days=WINDOW.days,
+        sampled=usage.sampled,
+        days=DAYS,
+        sampled_since=iso(found.sampled_since),
     )
