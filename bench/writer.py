@@ -71,7 +71,7 @@ def main() -> None:
     per, count = int(sys.argv[1]), int(sys.argv[2])
     path = Path(tempfile.mkdtemp(prefix="receiver-writer-")) / "w.db"
     asyncio.run(migrate(f"sqlite+aiosqlite:///{path}"))
-    engine = create_sqlite_writer(make_url(f"sqlite:///{path}"), "NORMAL")
+    engine = create_sqlite_writer(make_url(f"sqlite:///{path}"), "NORMAL", timeout=10.0)
     bodies = payloads(count, per)
 
     started = time.process_time()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Dialect, Table, insert
+from sqlalchemy import Dialect, Insert, Table, insert
 from sqlalchemy.engine import Connection
 
 
@@ -29,7 +29,7 @@ class _Compiled:
     processors: tuple[Callable[[Any], Any] | None, ...]
 
 
-_compiled: dict[tuple[str, tuple[str, ...], str], _Compiled] = {}
+_compiled: dict[tuple[str, tuple[str, ...], str, Any], _Compiled] = {}
 CHUNK = 1000  # rows per statement; as many as SQLAlchemy's insertmanyvalues puts in one
 
 
@@ -38,11 +38,13 @@ def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         yield rows[start : start + CHUNK]
 
 
-def _compile(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Compiled:
-    key = (table.name, columns, dialect.name)
+def _compile(
+    table: Table, columns: tuple[str, ...], dialect: Dialect, statement: Insert | None = None
+) -> _Compiled:
+    key = (table.name, columns, dialect.name, statement)
     if key not in _compiled:
         compiled = (
-            insert(table)
+            (insert(table) if statement is None else statement)
             .values(dict.fromkeys(columns))
             .compile(dialect=dialect, column_keys=list(columns), for_executemany=True)
         )
@@ -54,11 +56,14 @@ def _compile(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Compi
     return _compiled[key]
 
 
-def insert_many(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows that all have the same keys."""
+def insert_many(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], statement: Insert | None = None
+) -> None:
+    """Insert rows that all have the same keys; `statement` is the dialect's own INSERT
+    (an upsert, say) when a plain one will not do."""
     if not rows:
         return
-    compiled = _compile(table, tuple(rows[0]), conn.dialect)
+    compiled = _compile(table, tuple(rows[0]), conn.dialect, statement)
     pairs = list(zip(compiled.names, compiled.processors, strict=True))
     for chunk in _chunks(rows):
         params = [
