@@ -4,6 +4,7 @@ and reloading the folder without a restart."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 import signal
@@ -242,15 +243,23 @@ async def test_a_reload_does_not_stop_the_service_while_it_parses(
             f"---\ntitle: Book {i}\nmatch: ['alertname=~\"Many{i}|Other.*\"']\n---\n"
             + "".join(f"{n}. Step {n} of book {i}, with `code` and *words*.\n" for n in range(20))
         )
-    reloads = [asyncio.create_task(client.post("/-/reload")) for _ in range(2)]
-    answered, slowest = 0, 0.0
-    started = time.monotonic()
-    while not all(r.done() for r in reloads):
-        before = time.monotonic()
-        assert (await client.get("/-/healthy")).status == 200
-        slowest = max(slowest, time.monotonic() - before)
-        answered += 1
-    took = time.monotonic() - started
+    # Late in a full run the test process holds a large heap, and one full garbage
+    # collection on the loop's thread can take a second: that pause is not what this
+    # test is about (the service freezes its start-up heap in `serve`), so none runs here.
+    gc.collect()
+    gc.disable()
+    try:
+        reloads = [asyncio.create_task(client.post("/-/reload")) for _ in range(2)]
+        answered, slowest = 0, 0.0
+        started = time.monotonic()
+        while not all(r.done() for r in reloads):
+            before = time.monotonic()
+            assert (await client.get("/-/healthy")).status == 200
+            slowest = max(slowest, time.monotonic() - before)
+            answered += 1
+        took = time.monotonic() - started
+    finally:
+        gc.enable()
     assert [(await r).status for r in reloads] == [200, 200]
     # On the loop, one check would wait for the whole of both reloads; in a thread each
     # waits only for its turn at the GIL.
