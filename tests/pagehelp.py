@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from receiver.web.routes import VERBS
 from tests.conftest import Client
 
 
@@ -17,18 +18,14 @@ async def html(client: Client, path: str, expect: int = 200, /, **query: str) ->
     return text
 
 
-VERBS = {
-    "acknowledged": "acknowledge",
-    "unacknowledged": "unacknowledge",
-    "resolved": "resolve",
-    "note": "notes",
-}
+# The path of each action, from the route table's own mapping.
+PATHS = {kind: verb for verb, kind in VERBS.items()}
 
 
 async def acted(client: Client, incident_id: int, kind: str, by: str, text: str = "") -> None:
     """An action through the real API, as a person would take it."""
     body = {"by": by, **({"text": text} if text else {})}
-    resp = await client.post(f"/api/v1/incidents/{incident_id}/{VERBS[kind]}", json=body)
+    resp = await client.post(f"/api/v1/incidents/{incident_id}/{PATHS[kind]}", json=body)
     assert resp.status == 200, await resp.text()
 
 

@@ -151,28 +151,25 @@ alerts = Table(
     Index(None, "severity", "starts_at", "id"),
 )
 
-# Alerts per started hour, alertname and severity (their indexed copies), kept equal to a
-# GROUP BY over alerts by the write path (receiver.store.insights): insights read these
-# few rows instead of every alert of a month.
-alert_hours = Table(
-    "alert_hours",
-    metadata,
-    Column("hour", UTCDateTime(), primary_key=True),
-    Column("alertname", Text, primary_key=True),
-    Column("severity", Text, primary_key=True),
-    Column("count", Integer, nullable=False),
-)
 
-# The same per started UTC day: a month's counts read some thousands of these rows and
-# only the hours at either end of the window from alert_hours.
-alert_days = Table(
-    "alert_days",
-    metadata,
-    Column("day", UTCDateTime(), primary_key=True),
-    Column("alertname", Text, primary_key=True),
-    Column("severity", Text, primary_key=True),
-    Column("count", Integer, nullable=False),
-)
+def _rollup(name: str, start: str) -> Table:
+    """Alerts per started `start` (hour or UTC day), alertname and severity (their indexed
+    copies), kept equal to a GROUP BY over alerts by the write path and retention
+    (receiver.store.insights): insights read these few rows instead of a month of alerts."""
+    return Table(
+        name,
+        metadata,
+        Column(start, UTCDateTime(), primary_key=True),
+        Column("alertname", Text, primary_key=True),
+        Column("severity", Text, primary_key=True),
+        Column("count", Integer, nullable=False),
+    )
+
+
+alert_hours = _rollup("alert_hours", "hour")
+# A month's counts read some thousands of daily rows, and only the hours at either end
+# of the window from alert_hours.
+alert_days = _rollup("alert_days", "day")
 
 events = Table(
     "events",
