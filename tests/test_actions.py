@@ -270,6 +270,37 @@ async def test_forms_act_with_the_token_and_redirect_back(client: Client) -> Non
     assert resp.headers["Location"] == "/incidents"
 
 
+async def test_the_name_typed_once_fills_in_every_form_after(client: Client) -> None:
+    """The incident page has one form per action, each asking who acts: a name typed in
+    one comes back filled in everywhere, escaped like any other text."""
+    first = await fire(client)
+    resp = await client.post("/alerts", json=webhook(alert("NodeDown"), group="NodeDown"))
+    second = (await resp.json())["incidentId"]
+    assert second != first
+    token = await csrf_token(client)
+    page = await (await client.get(f"/incidents/{second}")).text()
+    assert 'name="by" value=""' in page
+    name = 'Zoë "<b>" O\'Neil'
+    resp = await form(client, f"/incidents/{first}/acknowledge", {"csrf": token, "by": name})
+    assert resp.status == 303
+    [cookie] = [c for c in client.session.cookie_jar if c.key == "by"]
+    assert cookie["samesite"] == "Strict"
+    assert cookie["httponly"]
+    shown = 'value="Zoë &#34;&lt;b&gt;&#34; O&#39;Neil"'
+    for path in (f"/incidents/{second}", "/incidents"):
+        page = await (await client.get(path)).text()
+        assert page.count(shown) == (3 if path != "/incidents" else 1), path  # ack, resolve, note
+        assert "<b>" not in page
+    # What was typed is what acts next, and the API never sets the cookie.
+    resp = await form(
+        client, f"/incidents/{second}/notes", {"csrf": token, "by": name, "text": "x"}
+    )
+    assert timeline(await incident(client, second)) == [("note", name, "x")]
+    client.session.cookie_jar.clear()
+    await act(client, second, "acknowledge", by="alice")
+    assert not [c for c in client.session.cookie_jar if c.key == "by"]
+
+
 async def test_forms_without_the_right_token_are_refused_and_change_nothing(
     client: Client,
 ) -> None:

@@ -450,15 +450,14 @@ def test_flaps() -> None:
 
 
 def test_spread_is_median_and_nearest_rank_p90() -> None:
-    minutes = [timedelta(minutes=m) for m in range(1, 11)]
-    found = spread(list(reversed(minutes)))
+    found = spread([60.0 * m for m in range(10, 0, -1)])
     assert (found.count, found.median, found.p90) == (
         10,
         timedelta(minutes=5, seconds=30),
         timedelta(minutes=9),
     )
     assert spread([]).median is None
-    assert spread([timedelta(seconds=7)]).p90 == timedelta(seconds=7)
+    assert spread([7.0]).p90 == timedelta(seconds=7)
 
 
 def test_a_name_is_covered_when_a_runbook_picks_any_of_its_severities() -> None:

@@ -48,6 +48,7 @@ async def _plans(tmp_path: Path, read: Read) -> str:
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 MONTH = parse_window("30d", None, None, datetime(2026, 1, 31, 12, tzinfo=UTC))
+WEEK = parse_window("7d", None, None, datetime(2026, 1, 31, 12, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(
@@ -79,11 +80,11 @@ async def test_the_pages_reads_use_an_index(tmp_path: Path, read: Read, index: s
     [
         (
             lambda c: insights.names(c, MONTH),
-            "alert_days USING INDEX sqlite_autoindex_alert_days_1",
+            "alert_days USING PRIMARY KEY (day>? AND day<?)",
         ),
         (
             lambda c: insights.volume(c, MONTH),
-            "alert_hours USING INDEX sqlite_autoindex_alert_hours_1",
+            "alert_hours USING PRIMARY KEY (hour>? AND hour<?)",
         ),
         (lambda c: insights.flapping(c, SINCE, MONTH.until, 3, 50), "ix_alerts_starts_at_id"),
         (
@@ -105,3 +106,10 @@ async def test_insights_and_coverage_read_ranges_and_bounded_walks(
     assert index in plan, plan
     tables = ("alerts", "alert_hours", "alert_days", "incidents", "incident_actions")
     assert not any(line.startswith(f"SCAN {t}") for t in tables for line in plan.splitlines()), plan
+
+
+async def test_the_volume_chart_sums_the_rollup_in_its_key_order(tmp_path: Path) -> None:
+    """A week's chart sums some 40,000 hourly rows by (hour, severity): the rollup is keyed
+    (and on SQLite clustered) in that order, so nothing is sorted and nothing else read."""
+    plan = await _plans(tmp_path, lambda c: insights.volume(c, WEEK))
+    assert plan.splitlines() == ["SEARCH alert_hours USING PRIMARY KEY (hour>? AND hour<?)"], plan

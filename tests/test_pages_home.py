@@ -77,6 +77,59 @@ async def test_runbook_links_show_on_the_row(make_receiver: MakeReceiver, tmp_pa
     assert '<a href="/runbooks/disk">Disk full</a>' in await html(client, "/")
 
 
+async def test_a_row_has_the_runbooks_of_every_member_and_their_counts(
+    make_receiver: MakeReceiver, tmp_path: Path
+) -> None:
+    """Runbooks are picked from the members' labels (one on a label outside the group,
+    one on a label the group's alerts leave out) and their runbook annotations, while
+    the list reads only those labels of each alert: the same row as reading them all."""
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "db.md").write_text("---\ntitle: Databases\nmatch: ['instance=~\"db-.*\"']\n---\n")
+    (books / "bare.md").write_text("---\ntitle: No team\nmatch: ['alertname=\"Slow\"', 'team=\"\"']\n---\n")
+    (books / "other.md").write_text("---\ntitle: Never\nmatch: ['instance=\"none\"']\n---\n")
+    client = await make_receiver(f"runbooks_dir: {books}\n")
+    linked = {"runbook_url": "https://wiki.example/slow"}
+    members = [alert("Slow", instance=f"api-{i}", team="web") for i in range(30)]
+    members += [
+        alert("Slow", instance="db-1", team="web"),
+        alert("Slow", instance="db-2", annotations=linked),
+        alert("Slow", instance="db-3", status="resolved", ends="2026-11-26T10:05:00Z"),
+    ]
+    await post(client, webhook(*members, group="Slow"))
+    page = await html(client, "/")
+    [row] = re.findall(r'<tr data-href="/incidents/1".*?</tr>', page, re.S)
+    assert '<span class="firing-count">32 firing</span> · 1 resolved' in row
+    links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', row)[1:]
+    assert links == [
+        ("/runbooks/bare", "No team"),
+        ("/runbooks/db", "Databases"),
+        ("https://wiki.example/slow", "runbook_url"),
+    ], row
+    api = await (await client.get("/api/v1/incidents")).json()
+    [listed] = api["incidents"]
+    detail = await (await client.get("/api/v1/incidents/1")).json()
+    assert listed["runbooks"] == detail["runbooks"]
+    assert [r["title"] for r in listed["runbooks"]] == ["No team", "Databases", "runbook_url"]
+
+
+async def test_past_a_hundred_the_most_urgent_are_drawn_and_all_are_counted(
+    client: Client,
+) -> None:
+    for i in range(103):
+        sev = "critical" if i in (7, 101) else "warning"
+        await post(client, webhook(alert(f"A{i}", severity=sev), group=f"A{i}"))
+    page = await html(client, "/")
+    open_part = page.split("Recently resolved")[0]
+    shown = order(open_part)
+    assert len(shown) == 100
+    assert shown[:3] == ["8", "102", "1"]  # critical first, then the oldest
+    assert "103" not in shown
+    assert "<h1>103 open incidents, 103 alerts firing</h1>" in page
+    assert "The 100 most urgent of 103 open incidents are shown" in page
+    assert "<title>(103) firing — alert-receiver</title>" in page
+
+
 async def test_failing_notifications_raise_a_banner(make_receiver: MakeReceiver) -> None:
     config = """
 channels:

@@ -164,13 +164,14 @@ class Spread:
     p90: timedelta | None
 
 
-def spread(values: list[timedelta]) -> Spread:
-    if not values:
+def spread(seconds: list[float]) -> Spread:
+    if not seconds:
         return Spread(0, None, None)
-    ordered = sorted(values)
+    ordered = sorted(seconds)
     rank = math.ceil(0.9 * len(ordered))
-    middle = timedelta(seconds=median(v.total_seconds() for v in ordered))
-    return Spread(len(ordered), middle, ordered[rank - 1])
+    return Spread(
+        len(ordered), timedelta(seconds=median(ordered)), timedelta(seconds=ordered[rank - 1])
+    )
 
 
 @dataclass(frozen=True)
@@ -183,8 +184,8 @@ class Response:
     resolve: Spread
 
 
-Timing = tuple[str, str, datetime, datetime | None, datetime | None]
-"""(receiver, alertname, opened, first acknowledged, resolved) of one incident."""
+Timing = tuple[str, str, float | None, float | None]
+"""(receiver, alertname, seconds to first acknowledgement, to resolve) of one incident."""
 
 
 def responses(incidents: Iterable[Timing]) -> tuple[list[Response], list[Response]]:
@@ -204,6 +205,6 @@ def responses(incidents: Iterable[Timing]) -> tuple[list[Response], list[Respons
 
 
 def _response(key: str, timings: list[Timing]) -> Response:
-    acked = [ack - opened for _, _, opened, ack, _ in timings if ack is not None]
-    resolved = [end - opened for _, _, opened, _, end in timings if end is not None]
+    acked = [ack for _, _, ack, _ in timings if ack is not None]
+    resolved = [end for _, _, _, end in timings if end is not None]
     return Response(key, len(timings), spread(acked), spread(resolved))

@@ -51,16 +51,18 @@ class Runbooks:
     _matched: dict[tuple[str | None, ...], tuple[Runbook, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
-    _read: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    # The labels any matcher reads: all that decides an alert's runbooks, so a read may
+    # fetch these alone.
+    label_names: tuple[str, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.by_slug.update({r.slug: r for r in self.items})
         object.__setattr__(
-            self, "_read", tuple(sorted({m.name for r in self.items for m in r.matchers}))
+            self, "label_names", tuple(sorted({m.name for r in self.items for m in r.matchers}))
         )
 
     def _matching(self, labels: dict[str, str]) -> tuple[Runbook, ...]:
-        key = tuple(labels.get(name) for name in self._read)
+        key = tuple(labels.get(name) for name in self.label_names)
         found = self._matched.get(key)
         if found is None:
             if len(self._matched) >= MATCHED_KEPT:
@@ -149,12 +151,10 @@ def coverage(
     durations: dict[str, list[tuple[timedelta, int]]] = {r.slug: [] for r in runbooks.items}
     counts: dict[str, int] = dict.fromkeys(durations, 0)
     exact = {r.slug for r in runbooks.items if r.counted_by_name}
-    for runbook in runbooks.items:
-        if runbook.slug in exact:
-            counts[runbook.slug] = sum(
-                n for name, severity, n in names
-                if runbook.matches({"alertname": name, "severity": severity})
-            )  # fmt: skip
+    for name, severity, n in names:  # each pair matched once (pick remembers), not per runbook
+        for runbook in runbooks.pick([{"alertname": name, "severity": severity}]):
+            if runbook.slug in exact:
+                counts[runbook.slug] += n
     for labels, to_resolve, n in sample:
         for runbook in runbooks.pick([labels]):
             if runbook.slug not in exact:

@@ -22,7 +22,7 @@ import hashlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -32,7 +32,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from receiver.observe import QUIET, Observer
 from receiver.store.checkpoint import WRITER_AUTOCHECKPOINT_PAGES, Checkpointer
@@ -75,6 +75,16 @@ def create_engine(
         connect_args={"timeout": timeout, "command_timeout": timeout},
         json_serializer=json_text,
     )
+
+
+async def on_own_connection(
+    engine: AsyncEngine, read: Callable[[AsyncConnection], Awaitable[T]]
+) -> T:
+    """A read on a connection of its own, so that reads which share nothing can run at
+    the same time (asyncio.gather): each database works on several at once, SQLite's
+    included (its queries run in threads, outside the GIL)."""
+    async with engine.connect() as conn:
+        return await read(conn)
 
 
 def create_sqlite_writer(url: URL, synchronous: str, timeout: float) -> Engine:

@@ -17,11 +17,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Row, Table, and_, delete, desc, func, literal, or_, select, union_all
+from sqlalchemy import (
+    Column,
+    Float,
+    Row,
+    Table,
+    and_,
+    cast,
+    delete,
+    desc,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Select, Subquery
+from sqlalchemy.sql import ColumnElement, Select, Subquery
 
 from receiver.domain.insights import DAY, Window, day_of, hour_of
 from receiver.store.bulk import insert_many
@@ -222,22 +236,34 @@ _ALERTNAME = func.coalesce(
 )
 
 
+def _epoch(column: Any, dialect: str) -> ColumnElement[float]:
+    """A stored time as seconds since 1970, computed by the database: thousands of rows
+    come back as floats rather than as times to parse and subtract in Python. Their
+    differences are rounded to the microsecond the times are stored to."""
+    if dialect == "sqlite":  # whole seconds, then the text's ".ffffff" (julianday is inexact)
+        return cast(func.strftime("%s", column), Float) + cast(func.substr(column, 20), Float)
+    return cast(func.extract("epoch", column), Float)
+
+
 async def response_times(conn: AsyncConnection, since: datetime, until: datetime) -> Scanned:
-    """(receiver, alertname, opened, first acknowledged, resolved) of the incidents opened
-    in [since, until), the newest SCAN_BUDGET of them, walked by the (opened_at, id) index.
-    An incident's alertname is its alerts' common one, else its group's, else "".
+    """(receiver, alertname, seconds to first acknowledgement, seconds to resolve) of
+    the incidents opened in [since, until), the newest SCAN_BUDGET of them, walked by the
+    (opened_at, id) index. An incident's alertname is its alerts' common one, else its
+    group's, else "".
 
     First acknowledgements come from one range read of (kind, at) since the oldest
     incident walked (an incident is acknowledged after it opens), not a subquery per
     incident: SQLite answered that by walking every acknowledgement for each incident."""
+    dialect = conn.dialect.name
+    opened = _epoch(incidents.c.opened_at, dialect)
     rows = (
         await conn.execute(
             select(
                 incidents.c.id,
                 incidents.c.receiver,
                 _ALERTNAME,
-                incidents.c.opened_at,
-                incidents.c.resolved_at,
+                opened,
+                _epoch(incidents.c.resolved_at, dialect) - opened,
             )
             .where(incidents.c.opened_at >= since, incidents.c.opened_at < until)
             .order_by(incidents.c.opened_at.desc(), incidents.c.id.desc())
@@ -246,12 +272,23 @@ async def response_times(conn: AsyncConnection, since: datetime, until: datetime
     ).all()
     if not rows:
         return Scanned([], None)
-    oldest = rows[-1].opened_at
+    # The oldest opening exactly as stored (a float of it can be off by microseconds).
+    oldest: datetime = (
+        await conn.execute(select(incidents.c.opened_at).where(incidents.c.id == rows[-1][0]))
+    ).scalar_one()
     acks = await conn.execute(
-        select(incident_actions.c.incident_id, func.min(incident_actions.c.at))
+        select(incident_actions.c.incident_id, func.min(_epoch(incident_actions.c.at, dialect)))
         .where(incident_actions.c.kind == "acknowledged", incident_actions.c.at >= oldest)
         .group_by(incident_actions.c.incident_id)
     )
-    first_ack: dict[int, datetime] = dict(acks.all())
-    timings = [(r[1], r[2], r[3], first_ack.get(r[0]), r[4]) for r in rows]
+    first_ack: dict[int, float] = dict(acks.all())
+    timings = [
+        (
+            receiver,
+            name,
+            None if (ack := first_ack.get(i)) is None else round(ack - at, 6),
+            None if to_resolve is None else round(to_resolve, 6),
+        )
+        for i, receiver, name, at, to_resolve in rows
+    ]
     return Scanned(timings, oldest if len(rows) == SCAN_BUDGET else None)

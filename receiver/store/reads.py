@@ -10,7 +10,7 @@ client continues where the scan stopped.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, Select
 
+from receiver.domain.links import RUNBOOK_ANNOTATIONS
 from receiver.domain.matchers import Matcher, matches_all
 from receiver.domain.views import AlertView, IncidentView
 from receiver.store.tables import (
@@ -559,18 +560,58 @@ async def newest_alert_groups(
     return groups, min(row[-1] for row in rows) if walked == budget else None
 
 
-async def member_labels(conn: AsyncConnection, incident_ids: list[int]) -> dict[int, list[Any]]:
-    """Per incident, its alerts' (labels, annotations): enough to pick their runbooks."""
-    found: dict[int, list[Any]] = defaultdict(list)
-    if incident_ids:
-        rows = await conn.execute(
-            select(incident_alerts.c.incident_id, alerts.c.labels, alerts.c.annotations)
-            .join(alerts, alerts.c.id == incident_alerts.c.alert_id)
-            .where(incident_alerts.c.incident_id.in_(incident_ids))
+Keys = tuple[dict[str, str], dict[str, str]]
+"""An alert's labels and annotations, cut to what picks its runbooks and severity."""
+
+
+@dataclass(frozen=True)
+class Members:
+    """What lists of incidents show of their alerts, from one read."""
+
+    counts: dict[int, dict[str, int]]  # per incident, its alerts by status
+    keys: dict[int, list[Keys]]  # per incident, the distinct Keys of its alerts
+
+
+async def members_of(
+    conn: AsyncConnection, incident_ids: list[int], label_names: Iterable[str]
+) -> Members:
+    """Per incident, its alerts counted by status, and the distinct (labels, annotations)
+    of its alerts cut to the `label_names` runbook matchers read (a label left out
+    matches as empty, as it does when absent) and to the runbook annotations.
+
+    One join over the incidents' alerts, grouped in SQL: an incident of a thousand alerts
+    that differ only by instance comes back as one row or two. At 300 open incidents
+    (3,500 alerts) the home page read whole label documents, and walked the same alerts
+    a second time for their counts."""
+    counts: dict[int, dict[str, int]] = {i: {"firing": 0, "resolved": 0} for i in incident_ids}
+    keys: dict[int, list[Keys]] = defaultdict(list)
+    if not incident_ids:
+        return Members(counts, keys)
+    names = sorted(set(label_names))
+    cut = [_label(n) for n in names] + [
+        alerts.c.annotations[n].as_string() for n in RUNBOOK_ANNOTATIONS
+    ]
+    rows = await conn.execute(
+        select(incident_alerts.c.incident_id, alerts.c.status, func.count(), *cut)
+        .join(alerts, alerts.c.id == incident_alerts.c.alert_id)
+        .where(incident_alerts.c.incident_id.in_(incident_ids))
+        .group_by(incident_alerts.c.incident_id, alerts.c.status, *cut)
+    )
+    seen: set[tuple[Any, ...]] = set()
+    for incident_id, status, n, *values in rows:
+        counts[incident_id][status] += n
+        if (incident_id, *values) in seen:  # the same cut, firing and resolved
+            continue
+        seen.add((incident_id, *values))
+        labels = zip(names, values[: len(names)], strict=True)
+        notes = zip(RUNBOOK_ANNOTATIONS, values[len(names) :], strict=True)
+        keys[incident_id].append(
+            (
+                {k: v for k, v in labels if v is not None},
+                {k: v for k, v in notes if v is not None},
+            )
         )
-        for incident_id, labels, annotations in rows:
-            found[incident_id].append((labels, annotations))
-    return found
+    return Members(counts, keys)
 
 
 async def unresolved_incidents(conn: AsyncConnection, limit: int) -> Sequence[Row[Any]]:

@@ -18,7 +18,7 @@ from receiver.web.api.shapes import (
     notification_json,
     refs_for,
 )
-from receiver.web.keys import ENGINE, MASKER
+from receiver.web.keys import ENGINE, LIVE, MASKER
 from receiver.web.query import MAX_LIMIT, choice_of, cursor_of, encode_cursor, limit_of, path_id
 from receiver.web.responses import error, ok
 
@@ -29,15 +29,16 @@ async def list_incidents(request: web.Request) -> web.Response:
     async with request.app[ENGINE].connect() as conn:
         page = await reads.list_incidents(conn, status, request.query.get("receiver"), limit, after)
         ids = [r.id for r in page.rows]
-        counts = await reads.alert_counts(conn, ids)
         sent = await reads.notification_counts(conn, ids)
-        members = await reads.member_labels(conn, ids)
+        names = request.app[LIVE].current.runbooks.label_names
+        members = await reads.members_of(conn, ids, names)
     refs = refs_for(request)
 
     def shaped(r: Row[Any]) -> dict[str, Any]:
-        found = members.get(r.id, [])
+        found = members.keys.get(r.id, [])
         runbooks = refs([labels for labels, _ in found], [notes for _, notes in found])
-        return {**incident_json(r, counts[r.id], runbooks), "notificationCounts": sent[r.id]}
+        counts = members.counts[r.id]
+        return {**incident_json(r, counts, runbooks), "notificationCounts": sent[r.id]}
 
     return ok(
         {

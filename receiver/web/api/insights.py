@@ -3,6 +3,7 @@ and the alertnames no runbook covers, for one window. /insights shows the same."
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from receiver.domain import insights as rules
 from receiver.domain.insights import Response, Spread, Window
 from receiver.domain.runbooks import without_runbook
 from receiver.store import insights as store
+from receiver.store.engine import on_own_connection
 from receiver.web.keys import ENGINE, LIVE
 from receiver.web.query import BadQuery, time_of
 from receiver.web.responses import iso, ok
@@ -47,14 +49,18 @@ def _asked(query: Any) -> tuple[Window, int]:
 
 
 async def load(request: web.Request) -> Insights:
-    """Everything both the page and the API show, read from one connection."""
+    """Everything both the page and the API show. The four reads share nothing, so they
+    run at the same time: at a million alerts each takes 10 to 35 ms, and one after the
+    other they kept a month's page above 100 ms."""
     window, flaps = _asked(request.query)
     since, until = window.since, window.until
-    async with request.app[ENGINE].connect() as conn:
-        hours = await store.volume(conn, window)
-        names = await store.names(conn, window)
-        flapping = await store.flapping(conn, since, until, flaps, FLAPPING)
-        timings = await store.response_times(conn, since, until)
+    engine = request.app[ENGINE]
+    hours, names, flapping, timings = await asyncio.gather(
+        on_own_connection(engine, lambda c: store.volume(c, window)),
+        on_own_connection(engine, lambda c: store.names(c, window)),
+        on_own_connection(engine, lambda c: store.flapping(c, since, until, flaps, FLAPPING)),
+        on_own_connection(engine, lambda c: store.response_times(c, since, until)),
+    )
     by_alertname, by_receiver = rules.responses(timings.rows)
     return Insights(
         window=window,

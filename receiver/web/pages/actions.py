@@ -4,6 +4,8 @@ work without JavaScript and a reload does not post twice."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
 
 from receiver.domain.incidents import ACKNOWLEDGED
@@ -16,9 +18,10 @@ from receiver.web.api.actions import (
     perform,
     validated,
 )
-from receiver.web.pages.env import CSRF_FIELD, csrf_ok, problem
+from receiver.web.pages.env import CSRF_FIELD, NAME_COOKIE, csrf_ok, problem
 from receiver.web.query import BadQuery, id_of, path_id
 
+NAME_KEPT = 90 * 24 * 3600  # seconds a browser remembers the name its user typed
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -41,6 +44,24 @@ async def _fields(request: web.Request) -> dict[str, str | list[str]]:
     return fields
 
 
+def _back_to(request: web.Request, back: str, fields: dict[str, str | list[str]]) -> web.Response:
+    """303 back to the page, remembering the name typed (until sign-in exists) so that
+    the next form on any page comes filled in with it."""
+    response = web.Response(status=303, headers={"Location": back})
+    by = fields.get("by")
+    if isinstance(by, str):
+        response.set_cookie(
+            NAME_COOKIE,
+            quote(by.strip(), safe=""),
+            path="/",
+            max_age=NAME_KEPT,
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+        )
+    return response
+
+
 def _refused(
     request: web.Request, status: int, message: str, details: list[str], back: str
 ) -> web.Response:
@@ -60,7 +81,7 @@ async def _one(request: web.Request, kind: str, model: type[ActionBody]) -> web.
         return _refused(request, 404, f"no incident with id {incident_id}", [], "/incidents")
     if done.refused:
         return _refused(request, 409, done.refused[incident_id], [], own)
-    raise web.HTTPSeeOther(back)
+    return _back_to(request, back, fields)
 
 
 def on_incident(kind: str) -> Handler:
@@ -86,4 +107,4 @@ async def acknowledge_several(request: web.Request) -> web.Response:
         return _refused(request, 400, str(exc), [], "/incidents")
     except Invalid as exc:
         return _refused(request, exc.status, exc.message, exc.details or [], "/incidents")
-    raise web.HTTPSeeOther(back)
+    return _back_to(request, back, fields)

@@ -26,18 +26,17 @@ async def incident_rows(
     conn: AsyncConnection, request: web.Request, rows: Sequence[Row[Any]]
 ) -> list[dict[str, Any]]:
     """Each incident with its alert counts, severity and runbook links."""
-    ids = [r.id for r in rows]
-    counts = await reads.alert_counts(conn, ids)
-    members = await reads.member_labels(conn, ids)
+    names = (*request.app[LIVE].current.runbooks.label_names, "severity")
+    members = await reads.members_of(conn, [r.id for r in rows], names)
     refs = refs_for(request)
     shaped = []
     for r in rows:
-        found = members.get(r.id, [])
+        found = members.keys.get(r.id, [])
         labels = [labels for labels, _ in found]
         shaped.append(
             {
                 "incident": r,
-                "counts": counts[r.id],
+                "counts": members.counts[r.id],
                 "severity": severity_of(r.common_labels, labels),
                 "runbooks": refs(labels, [notes for _, notes in found]),
             }

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -56,6 +57,7 @@ def _age(at: datetime) -> str:
 
 CSRF_COOKIE = "csrf"
 CSRF_FIELD = "csrf"
+NAME_COOKIE = "by"  # the name typed in the last action form, to fill in the next
 
 
 def _csrf_token(request: web.Request) -> tuple[str, bool]:
@@ -76,13 +78,20 @@ def csrf_ok(request: web.Request, sent: str) -> bool:
 
 def page(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     """Every page knows whether the service is open to anyone (a banner says so), who
-    signed in (`user`, None without sign-in), and the token its forms must send (`csrf`)."""
+    signed in (`user`, None without sign-in), the token its forms must send (`csrf`),
+    and the name this browser last acted under (`by`, "" if none)."""
     open_to_anyone = exposed(request.app[SETTINGS], request.app[LIVE].current)
     token, fresh = _csrf_token(request)
     html = (
         _environment()
         .get_template(template)
-        .render(exposed=open_to_anyone, user=request.get(USER), csrf=token, **context)
+        .render(
+            exposed=open_to_anyone,
+            user=request.get(USER),
+            csrf=token,
+            by=unquote(request.cookies.get(NAME_COOKIE, "")),
+            **context,
+        )
     )
     response = web.Response(text=html, status=status, content_type="text/html")
     if fresh:

@@ -14,7 +14,9 @@ from receiver.web.keys import ENGINE, OUTBOX
 from receiver.web.pages.common import incident_rows
 from receiver.web.pages.env import page
 
-OPEN_SHOWN = 500
+OPEN_READ = 500  # ranked, counted by severity and in the title
+OPEN_SHOWN = 100  # rows drawn: the most urgent; a screen holds fewer, and drawing 300
+# rows was half of this page's time at 300 open incidents (docs/benchmarks.md)
 RESOLVED_SHOWN = 10
 FAILURES_WITHIN = timedelta(hours=1)
 
@@ -22,7 +24,7 @@ FAILURES_WITHIN = timedelta(hours=1)
 async def home_page(request: web.Request) -> web.StreamResponse:
     now = datetime.now(UTC)
     async with request.app[ENGINE].connect() as conn:
-        unresolved = await reads.unresolved_incidents(conn, OPEN_SHOWN)
+        unresolved = await reads.unresolved_incidents(conn, OPEN_READ)
         rows = await incident_rows(conn, request, unresolved)
         resolved = await incident_rows(
             conn, request, await reads.recently_resolved(conn, RESOLVED_SHOWN)
@@ -35,12 +37,13 @@ async def home_page(request: web.Request) -> web.StreamResponse:
     return page(
         request,
         "home.html",
-        rows=rows,
+        rows=rows[:OPEN_SHOWN],
+        unresolved=len(rows),
         resolved=resolved,
         by_severity=[(s, by_severity[s]) for s in (*SEVERITIES, "other") if by_severity[s]],
         firing=sum(r["counts"]["firing"] for r in rows),
         failed=failed,
         open_channels=request.app[OUTBOX].open_channels(),
-        more=len(unresolved) == OPEN_SHOWN,
+        more=len(unresolved) == OPEN_READ,
         kiosk=request.query.get("kiosk") == "1",
     )

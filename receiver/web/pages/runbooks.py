@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from receiver.domain.durations import format_duration
 from receiver.domain.insights import PRESETS, parse_window
 from receiver.domain.runbooks import Coverage, Runbook, Usage, coverage, labels_to_group_by
 from receiver.store import insights, reads
+from receiver.store.engine import on_own_connection
 from receiver.web.keys import ENGINE, LIVE
 from receiver.web.pages.env import markdown_html, page
 from receiver.web.responses import iso
@@ -21,14 +23,18 @@ DAYS = PRESETS[WINDOW][0].days
 
 async def _coverage(request: web.Request) -> Coverage:
     """The last 30 days as /insights cuts them (whole hours to the current one): counts
-    from the rollups, medians from the newest alerts within the scan budget."""
+    from the rollups, medians from the newest alerts within the scan budget (two reads
+    at the same time, as /insights does)."""
     window = parse_window(WINDOW, None, None, datetime.now(UTC))
     runbooks = request.app[LIVE].current.runbooks
-    async with request.app[ENGINE].connect() as conn:
-        names = await insights.names(conn, window)
-        sample, since = await reads.newest_alert_groups(
-            conn, window.since, labels_to_group_by(runbooks), insights.SCAN_BUDGET
-        )
+    engine, grouped = request.app[ENGINE], labels_to_group_by(runbooks)
+    names, (sample, since) = await asyncio.gather(
+        on_own_connection(engine, lambda c: insights.names(c, window)),
+        on_own_connection(
+            engine,
+            lambda c: reads.newest_alert_groups(c, window.since, grouped, insights.SCAN_BUDGET),
+        ),
+    )
     return coverage(runbooks, names, sample, since)
 
 
