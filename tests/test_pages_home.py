@@ -86,7 +86,9 @@ async def test_a_row_has_the_runbooks_of_every_member_and_their_counts(
     books = tmp_path / "books"
     books.mkdir()
     (books / "db.md").write_text("---\ntitle: Databases\nmatch: ['instance=~\"db-.*\"']\n---\n")
-    (books / "bare.md").write_text("---\ntitle: No team\nmatch: ['alertname=\"Slow\"', 'team=\"\"']\n---\n")
+    (books / "bare.md").write_text(
+        "---\ntitle: No team\nmatch: ['alertname=\"Slow\"', 'team=\"\"']\n---\n"
+    )
     (books / "other.md").write_text("---\ntitle: Never\nmatch: ['instance=\"none\"']\n---\n")
     client = await make_receiver(f"runbooks_dir: {books}\n")
     linked = {"runbook_url": "https://wiki.example/slow"}
