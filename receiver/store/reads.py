@@ -57,6 +57,7 @@ from receiver.store.tables import (
 SCAN_BUDGET = 2_000
 _CHUNK = 500
 PASSED = "passed"  # the column of a row check that no index serves
+ALERT_STATUSES = ("firing", "resolved")  # every incident's counts name both, zero or not
 
 
 @dataclass(frozen=True)
@@ -342,7 +343,7 @@ async def alert_counts(conn: AsyncConnection, incident_ids: list[int]) -> dict[i
         incident_alerts.c.incident_id,
         alerts.c.status,
         joined,
-        zero=("firing", "resolved"),
+        zero=ALERT_STATUSES,
     )
 
 
@@ -583,7 +584,7 @@ async def members_of(
     that differ only by instance comes back as one row or two. At 300 open incidents
     (3,500 alerts) the home page read whole label documents, and walked the same alerts
     a second time for their counts."""
-    counts: dict[int, dict[str, int]] = {i: {"firing": 0, "resolved": 0} for i in incident_ids}
+    counts = {i: dict.fromkeys(ALERT_STATUSES, 0) for i in incident_ids}
     keys: dict[int, list[Keys]] = defaultdict(list)
     if not incident_ids:
         return Members(counts, keys)
