@@ -5,6 +5,7 @@ against ingest alone.
     python bench/reads.py                          # both databases, 15 requests a URL
     python bench/reads.py --databases sqlite --repeats 5 --ingest-seconds 0
     python bench/reads.py --reseed                 # build the seeded databases again
+    python bench/reads.py --against HEAD~1         # this tree and another, in turns
 
 Seeding writes 1,000,000 alerts (30 days, ~5,000 fingerprints flapping, ~200 alertnames
 long-tailed), their events, 100,000 incidents (1 to 50 alerts, ~300 open, a few
@@ -43,6 +44,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ab import worktree
 from run import ROOT, add_postgres_flag, free_port, serve, wait_ready, wrk
 from sqlalchemy.engine import make_url
 
@@ -285,34 +287,36 @@ def generate(now: datetime) -> tuple[History, Seeded]:
         if end is not None:
             h.events.append((len(h.events) + 1, alert_id, "resolved", end, False, end))
         group_alerts.setdefault((labels["alertname"], labels["namespace"]), []).append(alert_id)
+    # Cut every group into incidents first, then number them in the order they opened, as
+    # ingest does: the newest incidents are the table's last rows, as in production.
+    cuts = []
     for (name, namespace), ids in sorted(group_alerts.items()):
-        receiver = receiver_of[name]
-        key = f'{{}}:{{alertname="{name}", namespace="{namespace}"}}'
-        group = json.dumps({"alertname": name, "namespace": namespace})
         i = 0
         while i < len(ids):
             size = min(50, 1 + int(rng.expovariate(1 / 9)))
-            chunk = ids[i : i + size]
+            cuts.append((h.alerts[ids[i] - 1][2], name, namespace, ids[i : i + size]))
             i += size
-            rows = [h.alerts[a - 1] for a in chunk]
-            opened = rows[0][2]
-            ends = [r[3] for r in rows]
-            resolved = None if None in ends else max(ends)
-            incident_id = len(h.incidents) + 1
-            status, acked_by, acked_at = "resolved" if resolved else "open", None, None
-            if resolved is None and rng.random() < ACKNOWLEDGED / OPEN_GROUPS:
-                status, acked_by, acked_at = "acknowledged", "alice", opened + timedelta(minutes=4)
-            if acked_at or rng.random() < 0.02:
-                at = acked_at or opened + timedelta(seconds=rng.expovariate(1 / 600))
-                h.actions.append((len(h.actions) + 1, incident_id, "acknowledged", "alice", at, ""))
-            h.incidents.append(
-                (incident_id, group_hash(receiver, key), receiver, key, status, group, group,
-                 "{}", "http://alertmanager:9093", 0, opened, resolved, len(chunk),
-                 resolved or now, acked_by, acked_at)
-            )  # fmt: skip
-            h.members.extend((incident_id, a) for a in chunk)
-            for channel in (CHANNELS[receiver], "email-team"):
-                notification(h, rng, incident_id, channel, opened)
+    for opened, name, namespace, chunk in sorted(cuts, key=lambda c: (c[0], c[1], c[2])):
+        receiver = receiver_of[name]
+        key = f'{{}}:{{alertname="{name}", namespace="{namespace}"}}'
+        group = json.dumps({"alertname": name, "namespace": namespace})
+        ends = [h.alerts[a - 1][3] for a in chunk]
+        resolved = None if None in ends else max(ends)
+        incident_id = len(h.incidents) + 1
+        status, acked_by, acked_at = "resolved" if resolved else "open", None, None
+        if resolved is None and rng.random() < ACKNOWLEDGED / OPEN_GROUPS:
+            status, acked_by, acked_at = "acknowledged", "alice", opened + timedelta(minutes=4)
+        if acked_at or rng.random() < 0.02:
+            at = acked_at or opened + timedelta(seconds=rng.expovariate(1 / 600))
+            h.actions.append((len(h.actions) + 1, incident_id, "acknowledged", "alice", at, ""))
+        h.incidents.append(
+            (incident_id, group_hash(receiver, key), receiver, key, status, group, group,
+             "{}", "http://alertmanager:9093", 0, opened, resolved, len(chunk),
+             resolved or now, acked_by, acked_at)
+        )  # fmt: skip
+        h.members.extend((incident_id, a) for a in chunk)
+        for channel in (CHANNELS[receiver], "email-team"):
+            notification(h, rng, incident_id, channel, opened)
     busiest = max(range(len(h.incidents)), key=lambda i: h.incidents[i][12])
     return h, Seeded(alert=len(h.alerts) // 2, incident=busiest + 1, now=now.isoformat())
 
@@ -449,15 +453,16 @@ def seeded(kind: str, work: Path, postgres: str, reseed: bool) -> tuple[str, See
 
 
 @contextmanager
-def receiver(url: str, work: Path) -> Iterator[tuple[str, Path]]:
-    """The service on the seeded database, logging JSON access lines to a file."""
+def receiver(url: str, work: Path, tree: Path | None = None) -> Iterator[tuple[str, Path]]:
+    """The service (of checkout `tree`, else this one) on the seeded database, logging
+    JSON access lines to a file."""
     config = work / "reads.yml"
     config.write_text(f"runbooks_dir: {ROOT / 'deploy' / 'runbooks'}\n")
     log = work / f"access-{time.monotonic_ns()}.log"
     port = free_port()
     with log.open("wb") as sink:
         flags = ["--config", str(config), "--log-level", "info", "--log-format", "json"]
-        proc = serve(url, port, extra=flags, stderr=sink)
+        proc = serve(url, port, tree, extra=flags, stderr=sink)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_ready(f"{base}/-/ready", deadline=600)  # an older seed migrates first
@@ -513,12 +518,17 @@ class Measured:
     ms: list[float] = field(default_factory=list)
 
 
-def measure(base: str, log: Path, refs: Seeded, repeats: int) -> list[Measured]:
-    client = Client(base)
-    results = []
+def measure(
+    servers: Sequence[tuple[str, Path]], refs: Seeded, repeats: int
+) -> list[list[Measured]]:
+    """Every URL on every server, the servers taking turns request by request, so that
+    the machine's drift weighs on each alike; one list of results per server."""
+    clients = [Client(base) for base, _ in servers]
+    results: list[list[Measured]] = [[] for _ in servers]
     for template, then_next in URLS:
         path = fill(template, refs)
-        status, body, _ = client.get(path)  # warm: caches, and the first page's cursor
+        warm = [client.get(path) for client in clients]  # caches, the first page's cursor
+        status, body, _ = warm[0]
         paths = [(template, path)]
         if status == 200 and then_next:
             cursor = json.loads(body)["next"]
@@ -526,27 +536,32 @@ def measure(base: str, log: Path, refs: Seeded, repeats: int) -> list[Measured]:
                 (f"{template} (page 2)", f"{path}{'&' if '?' in path else '?'}cursor={cursor}")
             )
         for name, url in paths:
-            result = Measured(name)
-            results.append(result)
-            if status != 200:
-                result.note = f"{status}, skipped" + (
-                    " (not in this tree)" if status == 404 else ""
-                )
+            rows = [Measured(name) for _ in servers]
+            for found, row in zip(results, rows, strict=True):
+                found.append(row)
+            if any(answer[0] != 200 for answer in warm):
+                for row, answer in zip(rows, warm, strict=True):
+                    row.note = f"{answer[0]}, skipped" + (
+                        " (not in this tree)" if answer[0] == 404 else ""
+                    )
                 continue
             started = time.perf_counter()
             for n in range(repeats):
-                if n >= 3 and time.perf_counter() - started > URL_SECONDS:
-                    result.note = f"{n} requests (over {URL_SECONDS} s)"
+                if n >= 3 and time.perf_counter() - started > URL_SECONDS * len(servers):
+                    for row in rows:
+                        row.note = f"{n} requests (over {URL_SECONDS} s)"
                     break
-                answered, _, tag = client.get(url)
-                if answered != 200:
-                    raise RuntimeError(f"{url}: {answered}")
-                result.tags.append(tag)
+                for client, row in zip(clients, rows, strict=True):
+                    answered, _, tag = client.get(url)
+                    if answered != 200:
+                        raise RuntimeError(f"{url}: {answered}")
+                    row.tags.append(tag)
             print(f"  {name}", flush=True)
     time.sleep(0.2)  # the last access lines
-    took = server_times(log)
-    for result in results:
-        result.ms = [took[t] for t in result.tags]
+    for (_, log), found in zip(servers, results, strict=True):
+        took = server_times(log)
+        for row in found:
+            row.ms = [took[t] for t in row.tags]
     return results
 
 
@@ -607,25 +622,59 @@ def main() -> None:
     parser.add_argument("--ingest-seconds", type=int, default=10, help="0: skip")
     parser.add_argument("--ingest-turns", type=int, default=2)
     parser.add_argument("--every", type=float, default=1.0, help="seconds between refreshes")
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also serve git revision REV on the same history, taking turns with this tree "
+        "request by request, and print each URL's p50 against it (writes no file)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     add_postgres_flag(parser)
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     kinds = args.databases.split(",")
+    if args.against:
+        with worktree(args.against) as tree:
+            for kind in kinds:
+                url, refs = seeded(kind, args.work, args.postgres, args.reseed)
+                with receiver(url, args.work) as ours, receiver(url, args.work, tree) as theirs:
+                    print(f"{kind}: measuring this tree and {args.against} in turns", flush=True)
+                    print(compared(kind, args, *measure([ours, theirs], refs, args.repeats)))
+        return
     tables: dict[str, list[Measured]] = {}
     ingest: dict[str, tuple[list[float], list[float], list[float]]] = {}
     for kind in kinds:
         url, refs = seeded(kind, args.work, args.postgres, args.reseed)
-        with receiver(url, args.work) as (base, log):
+        with receiver(url, args.work) as server:
             print(f"{kind}: measuring", flush=True)
-            tables[kind] = measure(base, log, refs, args.repeats)
+            [tables[kind]] = measure([server], refs, args.repeats)
             if args.ingest_seconds:
                 ingest[kind] = ingest_ratio(
-                    base, args.ingest_seconds, args.ingest_turns, args.every
+                    server[0], args.ingest_seconds, args.ingest_turns, args.every
                 )
     report = render(args, kinds, tables, ingest)
     print(report)
     write_section(args.out, report)
+
+
+def compared(
+    kind: str, args: argparse.Namespace, ours: list[Measured], theirs: list[Measured]
+) -> str:
+    lines = [
+        f"`python bench/reads.py --databases {kind} --repeats {args.repeats} --against "
+        f"{args.against}` on {datetime.now(UTC):%Y-%m-%d}: server ms, the two trees in turns",
+        "",
+        f"| URL | this tree p50 | p95 | {args.against} p50 | p95 | p50 ratio |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for mine, other in zip(ours, theirs, strict=True):
+        if not mine.ms or not other.ms:
+            lines.append(f"| `{mine.url}` | {mine.note or other.note} | | | | |")
+            continue
+        a, b = statistics.median(mine.ms), statistics.median(other.ms)
+        cells = f"{_stats(mine.ms).rsplit(' | ', 1)[0]} | {_stats(other.ms).rsplit(' | ', 1)[0]}"
+        lines.append(f"| `{mine.url}` | {cells} | {a / b:.2f} |")
+    return "\n".join(lines) + "\n"
 
 
 HEADING = "## Reads at a million alerts"

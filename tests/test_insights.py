@@ -240,6 +240,33 @@ async def test_known_traffic_gives_known_insights(
     assert preset["noisiest"] == []
 
 
+async def test_a_chart_of_days_adds_its_partial_first_and_last_days(client: Client) -> None:
+    """Whole days come from the daily rollup, the window's first and last partial days
+    from the hourly one; each part summed alone, every alert in exactly one bar."""
+    await traffic(client)
+    early = alert("DiskFull", starts="2026-11-10T12:00:00Z", instance="db-2")
+    await post(client, webhook(early, receiver="team-b", group="early"))
+    before = alert("DiskFull", starts="2026-11-10T10:00:00Z", instance="db-3")  # before since
+    await post(client, webhook(before, receiver="team-b", group="before"))
+    middle = alert("DiskFull", starts="2026-11-15T08:00:00Z", severity="critical", instance="db-4")
+    await post(client, webhook(middle, receiver="team-b", group="middle"))
+    month = await get(
+        client, "/api/v1/insights?since=2026-11-10T11:00:00Z&until=2026-11-26T12:00:00Z"
+    )
+    assert month["window"]["stepSeconds"] == 86400
+    busy = {b["start"]: b["counts"] for b in month["volume"]["buckets"] if b["total"]}
+    assert busy == {
+        "2026-11-10T11:00:00Z": {"warning": 1},
+        "2026-11-15T00:00:00Z": {"critical": 1},
+        "2026-11-26T00:00:00Z": {"warning": 2, "critical": 1},  # 10:00, 11:00; DiskFull 10:30
+    }
+    assert sum(b["total"] for b in month["volume"]["buckets"]) == 5
+    assert month["noisiest"] == [
+        {"alertname": "DiskFull", "alerts": 3},
+        {"alertname": "HighLatencyP95", "alerts": 2},
+    ]
+
+
 async def test_the_page_shows_it_escaped_and_without_inline_style(client: Client) -> None:
     await traffic(client)
     await responses(client)

@@ -81,8 +81,8 @@ async def on_own_connection(
     engine: AsyncEngine, read: Callable[[AsyncConnection], Awaitable[T]]
 ) -> T:
     """A read on a connection of its own, so that reads which share nothing can run at
-    the same time (asyncio.gather): each database works on several at once, SQLite's
-    included (its queries run in threads, outside the GIL)."""
+    the same time (asyncio.gather). Postgres works on several at once; SQLite's threads
+    overlap only while they aggregate, since each takes the GIL back for every row."""
     async with engine.connect() as conn:
         return await read(conn)
 

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import ColumnElement, Select, Subquery
+from sqlalchemy.sql import ColumnElement, Select
 
 from receiver.domain.insights import DAY, Window, day_of, hour_of
 from receiver.store.bulk import insert_many
@@ -116,64 +116,59 @@ DELETED_ALERT = (alerts.c.starts_at, alerts.c.alertname, alerts.c.severity)
 """What retention's DELETE of alerts returns, for uncount_deleted."""
 
 
-def _hours(since: datetime, until: datetime, at: datetime) -> Select[Any]:
-    """The hourly rows of [since, until) summed per (alertname, severity), dated `at`."""
+HOURS, DAYS = ROLLUPS
+
+
+def _sum(
+    rollup: Rollup, since: datetime, until: datetime, *by: str, at: datetime | None = None
+) -> Select[Any]:
+    """The rollup's rows of [since, until) summed per `by`, dated `at` if given."""
+    keys = [rollup.table.c[name] for name in by]
+    dated: list[Any] = [] if at is None else [literal(at, UTCDateTime()).label("at")]
     return (
-        select(
-            literal(at, UTCDateTime()).label("at"),
-            alert_hours.c.alertname,
-            alert_hours.c.severity,
-            func.sum(alert_hours.c["count"]).label("n"),
-        )
-        .where(alert_hours.c.hour >= since, alert_hours.c.hour < until)
-        .group_by(alert_hours.c.alertname, alert_hours.c.severity)
+        select(*dated, *keys, func.sum(rollup.table.c["count"]).label("n"))
+        .where(rollup.start >= since, rollup.start < until)
+        .group_by(*keys)
     )
-
-
-def _counted(window: Window) -> Subquery:
-    """(at, alertname, severity, n) over the window: its whole days from the daily
-    rollup, the hours before the first and after the last from the hourly one, each
-    edge dated where its chart bucket starts (the window's start, the last midnight)."""
-    first, last = window.whole_days()
-    if first >= last:
-        return _hours(window.since, window.until, window.since).subquery()
-    days = select(
-        alert_days.c.day.label("at"),
-        alert_days.c.alertname,
-        alert_days.c.severity,
-        alert_days.c["count"].label("n"),
-    ).where(alert_days.c.day >= first, alert_days.c.day < last)
-    edges = [_hours(window.since, first, window.since), _hours(last, window.until, last)]
-    return union_all(days, *edges).subquery()
 
 
 async def volume(conn: AsyncConnection, window: Window) -> list[tuple[datetime, str, int]]:
     """(start, severity, alerts) in the window, at the chart's grain: days (and the
-    window's partial first and last day) for a chart of days, else hours."""
+    window's partial first and last day, dated where their bars start) for a chart of
+    days, else hours.
+
+    Each part is summed on its own and the parts only concatenated: their starts differ,
+    and one sum over their union sorted some 20,000 rows (SQLite: 21 ms, against 6)."""
+    since, until = window.since, window.until
     if window.step >= DAY:
-        counted = _counted(window).c
-        query = select(counted.at, counted.severity, func.sum(counted.n)).group_by(
-            counted.at, counted.severity
+        first, last = window.whole_days()
+        query: Any = union_all(
+            _sum(DAYS, first, last, "day", "severity"),
+            _sum(HOURS, since, first, "severity", at=since),
+            _sum(HOURS, last, until, "severity", at=last),
         )
     else:
-        hours = alert_hours.c
-        query = (
-            select(hours.hour, hours.severity, func.sum(hours["count"]))
-            .where(hours.hour >= window.since, hours.hour < window.until)
-            .group_by(hours.hour, hours.severity)
-        )
+        query = _sum(HOURS, since, until, "hour", "severity")
     return [(start, severity, int(n)) for start, severity, n in await conn.execute(query)]
 
 
 async def names(conn: AsyncConnection, window: Window) -> list[tuple[str, str, int]]:
-    """(alertname, severity, alerts) started in the window."""
-    counted = _counted(window)
-    rows = await conn.execute(
-        select(counted.c.alertname, counted.c.severity, func.sum(counted.c.n)).group_by(
-            counted.c.alertname, counted.c.severity
+    """(alertname, severity, alerts) started in the window: its whole days from the daily
+    rollup, the hours before the first and after the last from the hourly one."""
+    by = ("alertname", "severity")
+    first, last = window.whole_days()
+    if first >= last:
+        query: Any = _sum(HOURS, window.since, window.until, *by)
+    else:
+        parts = union_all(
+            _sum(DAYS, first, last, *by),
+            _sum(HOURS, window.since, first, *by),
+            _sum(HOURS, last, window.until, *by),
+        ).subquery()
+        query = select(parts.c.alertname, parts.c.severity, func.sum(parts.c.n)).group_by(
+            parts.c.alertname, parts.c.severity
         )
-    )
-    return [(name, severity, int(n)) for name, severity, n in rows]
+    return [(name, severity, int(n)) for name, severity, n in await conn.execute(query)]
 
 
 SCAN_BUDGET = 5_000
@@ -194,13 +189,15 @@ async def flapping(
     """Fingerprints with at least `at_least` alerts started in [since, until), most first,
     as (their latest alert: id, fingerprint, alertname, labels; how many), among the
     window's newest SCAN_BUDGET alerts, walked from the end of the (starts_at, id) index."""
-    recent = (
-        select(alerts.c.fingerprint, alerts.c.starts_at)
-        .where(alerts.c.starts_at >= since, alerts.c.starts_at < until)
-        .order_by(alerts.c.starts_at.desc(), alerts.c.id.desc())
-        .limit(SCAN_BUDGET)
-        .subquery()
-    )
+
+    def newest(*columns: Column[Any]) -> Select[Any]:
+        return (
+            select(*columns)
+            .where(alerts.c.starts_at >= since, alerts.c.starts_at < until)
+            .order_by(alerts.c.starts_at.desc(), alerts.c.id.desc())
+        )
+
+    recent = newest(alerts.c.fingerprint, alerts.c.starts_at).limit(SCAN_BUDGET).subquery()
     episodes = func.count().label("episodes")
     latest = func.max(recent.c.starts_at).label("latest")
     found = (
@@ -212,8 +209,9 @@ async def flapping(
             .limit(limit)
         )
     ).all()
-    walked, oldest = (await conn.execute(select(func.count(), func.min(recent.c.starts_at)))).one()
-    cut = oldest if walked == SCAN_BUDGET else None
+    # Where a full budget's walk stops: its last row, found on the index alone (a count of
+    # the walk read the table for every row again).
+    cut = (await conn.execute(newest(alerts.c.starts_at).offset(SCAN_BUDGET - 1).limit(1))).scalar()
     if not found:
         return Scanned([], cut)
     # OR of pairs, not a row-value IN: SQLite would scan the table for that one.
@@ -239,7 +237,8 @@ _ALERTNAME = func.coalesce(
 def _epoch(column: Any, dialect: str) -> ColumnElement[float]:
     """A stored time as seconds since 1970, computed by the database: thousands of rows
     come back as floats rather than as times to parse and subtract in Python. Their
-    differences are rounded to the microsecond the times are stored to."""
+    differences carry float noise below the microsecond the times are stored to, which
+    the spreads' timedeltas round away."""
     if dialect == "sqlite":  # whole seconds, then the text's ".ffffff" (julianday is inexact)
         return cast(func.strftime("%s", column), Float) + cast(func.substr(column, 20), Float)
     return cast(func.extract("epoch", column), Float)
@@ -286,8 +285,8 @@ async def response_times(conn: AsyncConnection, since: datetime, until: datetime
         (
             receiver,
             name,
-            None if (ack := first_ack.get(i)) is None else round(ack - at, 6),
-            None if to_resolve is None else round(to_resolve, 6),
+            None if (ack := first_ack.get(i)) is None else ack - at,
+            to_resolve,
         )
         for i, receiver, name, at, to_resolve in rows
     ]
