@@ -89,3 +89,32 @@ async def test_release_hands_back_only_its_own_claims(database_url: str) -> None
     assert (row.status, row.claimed_by) == ("pending", None)
     await writer.close()
     await engine.dispose()
+
+
+async def test_a_claim_takes_due_rows_and_expired_leases_oldest_due_first(
+    database_url: str,
+) -> None:
+    """Pending rows and rows whose lease ran out are found by two walks; the claim takes
+    the oldest due of both, no more than asked."""
+    writer = await one_notification(database_url)
+    engine = writer.engine
+    hook = Webhook.model_validate(webhook(alert("Other"), group="other"))
+
+    def seed_two_more(conn: Connection) -> None:
+        for n, at in enumerate((T0 + timedelta(seconds=2), T0 + timedelta(seconds=30))):
+            values = incidents.insert_values(f"g{n}", hook, at, 1, incidents.snapshot(hook, at))
+            incident_id = incidents.open_one(conn, values)
+            change = Change(opened=True)
+            outbox.queue(conn, outbox.rows(incident_id, "change", change, [Planned(0, "chat")], at))
+
+    await writer.run([], seed_two_more)
+    # The first row (due T0) is claimed and its lease runs out at T0 + LEASE.
+    [stale] = await writer.run([], lambda c: outbox.claim(c, T0, 1, LEASE, "replica-a", set()))
+    now = T0 + timedelta(minutes=1)
+    [first] = await writer.run([], lambda c: outbox.claim(c, now, 1, LEASE, "replica-b", set()))
+    assert first.id == stale.id, "the expired lease is due since T0: the oldest"
+    rest = await writer.run([], lambda c: outbox.claim(c, now, 8, LEASE, "replica-b", set()))
+    assert [r.created_at for r in rest] == [T0 + timedelta(seconds=2), T0 + timedelta(seconds=30)]
+    assert await writer.run([], lambda c: outbox.claim(c, now, 8, LEASE, "replica-b", set())) == []
+    await writer.close()
+    await engine.dispose()

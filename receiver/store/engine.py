@@ -61,15 +61,24 @@ def json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+# Pooled read connections kept open: the outbox renders up to delivery.concurrency
+# (default 8) messages at once, each reading its incident, beside the pages (/insights
+# reads four things at once). With SQLAlchemy's default of 5, every read past the fifth
+# opened a connection and closed it again (on SQLite a thread each: 73 of them in 25 s
+# of an alert storm), and the storm drained at two thirds of the speed.
+READ_POOL = 16
+
+
 def create_engine(
     url: str, *, sqlite_synchronous: str = "NORMAL", timeout: float = DEFAULT_TIMEOUT
 ) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, json_serializer=json_text)
+        engine = create_async_engine(url, json_serializer=json_text, pool_size=READ_POOL)
         _configure_sqlite(engine.sync_engine, sqlite_synchronous, timeout)
         return engine
     return create_async_engine(
         url,
+        pool_size=READ_POOL,
         pool_pre_ping=True,
         pool_timeout=timeout,
         connect_args={"timeout": timeout, "command_timeout": timeout},

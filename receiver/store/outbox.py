@@ -103,28 +103,34 @@ def claim(
     replica: str,
     skip_channels: set[str],
 ) -> list[Claimed]:
-    """Take due notifications (and expired leases); fold piled-up ones into the newest."""
+    """Take due notifications (and expired leases); fold piled-up ones into the newest.
+
+    Due rows and expired leases are two walks of the (status, due_at) index, each
+    stopping at `limit`: one query with the OR of both sorted every pending row first
+    (1.6 ms a claim with 2,000 queued, and a storm claims once per finished send)."""
     sending_now = notifications.alias("sending_now")
-    due = or_(
-        and_(notifications.c.status == PENDING, notifications.c.due_at <= now),
-        and_(notifications.c.status == SENDING, notifications.c.claimed_until < now),
-    )
     busy_pair = exists().where(
         sending_now.c.incident_id == notifications.c.incident_id,
         sending_now.c.channel == notifications.c.channel,
         sending_now.c.status == SENDING,
         sending_now.c.claimed_until >= now,
     )
-    query = (
-        select(notifications.c.id)
-        .where(due, ~busy_pair)
-        .order_by(notifications.c.due_at, notifications.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=notifications)
-    )
-    if skip_channels:
-        query = query.where(notifications.c.channel.not_in(skip_channels))
-    ids = list(conn.scalars(query))
+    found: list[tuple[datetime, int]] = []
+    for due in (
+        and_(notifications.c.status == PENDING, notifications.c.due_at <= now),
+        and_(notifications.c.status == SENDING, notifications.c.claimed_until < now),
+    ):
+        query = (
+            select(notifications.c.due_at, notifications.c.id)
+            .where(due, ~busy_pair)
+            .order_by(notifications.c.due_at, notifications.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=notifications)
+        )
+        if skip_channels:
+            query = query.where(notifications.c.channel.not_in(skip_channels))
+        found.extend(tuple(row) for row in conn.execute(query))
+    ids = [notification_id for _, notification_id in sorted(found)[:limit]]
     if not ids:
         return []
     rows = (conn.execute(select(notifications).where(notifications.c.id.in_(ids)))).all()

@@ -1,13 +1,14 @@
 """Whole HTTP requests in one process: the real app on a real port, its client beside it,
 the same 50 repeat snapshots (bench/repeat.lua's) posted one after another.
 
-    python bench/requests.py 2000                 # prints CPU microseconds per request
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/requests.py 300
+    python bench/inprocess.py 2000                 # prints CPU microseconds per request
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/inprocess.py 300
 
 Under callgrind the instruction count of a run (minus one of 20 requests, for start-up)
 is a measure machine noise does not move, so two versions can be told apart where wrk's
 requests per second, on a shared machine, cannot (PYTHONPATH=other/checkout picks the
-version; the client's share is the same code in both).
+version; the client's share is the same code in both). Not named requests.py: that
+shadowed the requests library, so Apprise failed in a receiver started from bench/.
 """
 
 from __future__ import annotations

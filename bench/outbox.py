@@ -1,0 +1,254 @@
+"""The outbox draining an alert storm (issue 14): 2,000 incidents opened at once, each a
+message to one `json://` channel whose sink answers at once.
+
+    python bench/outbox.py                          # SQLite and Postgres, 3 runs each
+    python bench/outbox.py --databases sqlite --runs 1 --incidents 500   # a quick look
+    python bench/outbox.py --against HEAD~1         # and another revision, run by run
+
+Each run starts a receiver on a new database and a sink in a process of its own (aiohttp,
+answering 200 with no body). Sixteen threads post the webhooks over keep-alive
+connections, one new group each, as fast as the receiver answers; the run ends when the
+sink has heard every incident or after a deadline. Reported: webhooks/s while posting,
+messages/s end to end (first webhook sent to last message heard), how long the backlog
+took to drain after the last webhook was answered, and messages heard twice (must be 0).
+Medians over the runs, with the lowest and highest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import http.client
+import json
+import multiprocessing
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from ab import worktree
+from run import add_postgres_flag, free_port, postgres_database, serve, wait_ready
+
+POSTERS = 16
+DEADLINE = 120.0
+
+
+def _sink(port: int, heard: Any, reports: Connection) -> None:
+    """The channel's far end: counts messages and the distinct ones, stamps the last."""
+    from aiohttp import web
+
+    bodies: set[str] = set()
+
+    async def take(request: web.Request) -> web.Response:
+        digest = hashlib.blake2b(await request.read(), digest_size=16).hexdigest()
+        bodies.add(digest)
+        with heard.get_lock():
+            heard.value += 1
+        return web.Response()
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", take)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, reports.recv)  # the bench says stop
+        reports.send(len(bodies))
+        await runner.cleanup()
+
+    asyncio.run(main())
+
+
+@contextmanager
+def sink() -> Iterator[tuple[str, Any, Connection]]:
+    port = free_port()
+    heard = multiprocessing.Value("i", 0)
+    ours, theirs = multiprocessing.Pipe()
+    proc = multiprocessing.get_context("fork").Process(target=_sink, args=(port, heard, theirs))
+    proc.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
+                break
+            except OSError:
+                time.sleep(0.01)
+        yield f"json://127.0.0.1:{port}/", heard, ours
+    finally:
+        proc.terminate()
+        proc.join(10)
+
+
+def webhook(run: str, n: int) -> bytes:
+    """One new group of one firing alert, as Alertmanager sends it."""
+    name = f"Storm{n}"
+    return json.dumps(
+        {
+            "version": "4",
+            "receiver": "storm",
+            "status": "firing",
+            "groupKey": f'{{}}:{{alertname="{name}", run="{run}"}}',
+            "groupLabels": {"alertname": name, "run": run},
+            "commonLabels": {"alertname": name, "severity": "critical"},
+            "commonAnnotations": {"summary": f"{name} is down"},
+            "externalURL": "http://alertmanager:9093",
+            "truncatedAlerts": 0,
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": {"alertname": name, "severity": "critical", "run": run},
+                    "annotations": {"summary": f"{name} is down"},
+                    "startsAt": "2026-12-03T10:00:00Z",
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "http://prometheus:9090/graph",
+                    "fingerprint": hashlib.blake2b(f"{run}{n}".encode(), digest_size=8).hexdigest(),
+                }
+            ],
+        }
+    ).encode()
+
+
+def post_all(port: int, bodies: list[bytes]) -> int:
+    """POST every body over POSTERS keep-alive connections; answers how many failed."""
+    failed = 0
+    lock = threading.Lock()
+    items = iter(bodies)
+
+    def poster() -> None:
+        nonlocal failed
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                body = next(items, None)
+            if body is None:
+                return
+            conn.request("POST", "/alerts", body, {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 200:
+                with lock:
+                    failed += 1
+
+    threads = [threading.Thread(target=poster) for _ in range(POSTERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failed
+
+
+@dataclass
+class Run:
+    webhooks_per_s: float
+    messages_per_s: float
+    drain_s: float
+    heard: int
+    distinct: int
+    failed: int
+
+
+def one_run(
+    database_url: str, incidents: int, concurrency: int, work: Path, tree: Path | None
+) -> Run:
+    with sink() as (url, heard, reports):
+        config = work / f"outbox-{uuid.uuid4().hex[:8]}.yml"
+        config.write_text(
+            f'channels:\n  sink: "{url}"\nroutes:\n  - channels: [sink]\n'
+            f"delivery:\n  concurrency: {concurrency}\n"
+        )
+        port = free_port()
+        proc = serve(database_url, port, tree, extra=["--config", str(config)])
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/-/ready")
+            run = uuid.uuid4().hex[:8]
+            bodies = [webhook(run, n) for n in range(incidents)]
+            started = time.perf_counter()
+            failed = post_all(port, bodies)
+            answered = time.perf_counter()
+            while heard.value < incidents and time.perf_counter() - started < DEADLINE:
+                time.sleep(0.005)
+            done = time.perf_counter()
+            reports.send("stop")
+            distinct = reports.recv() if reports.poll(10) else -1
+            return Run(
+                webhooks_per_s=incidents / (answered - started),
+                messages_per_s=heard.value / (done - started),
+                drain_s=done - answered,
+                heard=heard.value,
+                distinct=distinct,
+                failed=failed,
+            )
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def spread(values: list[float], fmt: str) -> str:
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}} to {max(values):{fmt}})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--incidents", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8, help="delivery.concurrency")
+    parser.add_argument("--against", metavar="REV", help="also run git revision REV, in turns")
+    add_postgres_flag(parser)
+    args = parser.parse_args()
+    print(
+        "| database | incidents | webhooks/s while posting | messages/s end to end "
+        "| drain after the last webhook, s | heard twice | failed webhooks |\n"
+        "| --- | --- | --- | --- | --- | --- | --- |"
+    )
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+        work = Path(folder)
+        trees: dict[str, Path | None] = {"this tree": None}
+        if args.against:
+            trees[args.against] = stack.enter_context(worktree(args.against))
+        for kind in args.databases.split(","):
+            runs: dict[str, list[Run]] = {name: [] for name in trees}
+            for _ in range(args.runs):
+                for name, tree in trees.items():  # in turns, so drift weighs on each alike
+                    if kind == "sqlite":
+                        url = f"sqlite+aiosqlite:///{work / f'outbox-{uuid.uuid4().hex}.db'}"
+                        runs[name].append(
+                            one_run(url, args.incidents, args.concurrency, work, tree)
+                        )
+                    else:
+                        with postgres_database(args.postgres) as url:
+                            runs[name].append(
+                                one_run(url, args.incidents, args.concurrency, work, tree)
+                            )
+            for name, done in runs.items():
+                label = kind if len(trees) == 1 else f"{kind}, {name}"
+                print(row(label, args.incidents, done), flush=True)
+
+
+def row(label: str, incidents: int, runs: list[Run]) -> str:
+    twice = sum(r.heard - r.distinct for r in runs)
+    short = sum(r.heard < incidents for r in runs)
+    return (
+        f"| {label} | {incidents:,} | "
+        f"{spread([r.webhooks_per_s for r in runs], ',.0f')} | "
+        f"{spread([r.messages_per_s for r in runs], ',.0f')} | "
+        f"{spread([r.drain_s for r in runs], '.2f')} | {twice} | "
+        f"{sum(r.failed for r in runs)} |" + (f" {short} run(s) heard fewer" if short else "")
+    )
+
+
+if __name__ == "__main__":
+    main()
