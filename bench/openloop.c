@@ -1,6 +1,6 @@
 /* Open-loop load generator for POST /alerts, without coordinated omission.
 
-       openloop URL RATE SECONDS [CONNECTIONS]  ->  one JSON line of results
+       openloop URL RATE SECONDS [CONNECTIONS [BODIES]]  ->  one JSON line of results
 
    Request n is scheduled at start + n/RATE and goes to connection n % CONNECTIONS
    (default 128). Each connection is a thread with a blocking keep-alive HTTP/1.1 socket
@@ -10,7 +10,9 @@
    the wait, as in wrk2. Errors: a non-2xx status, a connect, send or read failure, a
    malformed response, no complete response 10 s after the send, and any request not
    finished by start + SECONDS + 10 s (the run never lasts longer than that). A
-   connection is reopened after an error.
+   connection is reopened after an error. With BODIES, a file of one webhook body a line
+   (bench/mix.py writes one), request n sends line n; it must hold RATE * SECONDS lines.
+   Without it, every request carries one new alert.
 
    Only loopback targets are accepted. Build: gcc -O2 -pthread -o openloop openloop.c
    Written for bench/run.py; libc and pthreads only. */
@@ -42,7 +44,7 @@
 #define RESPONSE_TIMEOUT_NS 10000000000LL /* 10 s after the send */
 #define GRACE_NS 10000000000LL            /* after start + SECONDS */
 #define LEAD_NS 200000000LL               /* connect everything before the first request */
-#define REQUEST_BYTES 4096
+#define HEADER_BYTES 512
 #define READ_BYTES 16384
 
 typedef int64_t ns_t;
@@ -59,6 +61,9 @@ static struct {
     uint64_t seed;
     char run_id[9];
     double *latency; /* seconds per request; NAN for an error */
+    char **bodies;   /* BODIES' lines, NULL without it */
+    size_t *body_len;
+    size_t longest;
 } g;
 
 struct conn {
@@ -68,7 +73,8 @@ struct conn {
     long errors;
     char buf[READ_BYTES];
     size_t have, pos; /* bytes in buf, bytes of them consumed */
-    char req[REQUEST_BYTES];
+    char *req;
+    size_t req_cap;
 };
 
 static ns_t now_ns(void) {
@@ -386,31 +392,72 @@ static int read_response(struct conn *c, ns_t deadline, int *keep) {
     return status;
 }
 
-/* The same Alertmanager webhook as the Python generator sent: one new alert each. */
+/* Line n of BODIES, or else one new alert, as the Python generator sent. */
 static size_t build_request(struct conn *c, long n) {
-    char body[2048];
-    char name[64];
-    snprintf(name, sizeof name, "Open%s-%ld", g.run_id, n);
-    /* splitmix64 is a bijection, so seed + n gives a distinct fingerprint per request */
-    unsigned long long fp = splitmix64(g.seed + (uint64_t)n);
-    int blen = snprintf(
-        body, sizeof body,
-        "{\"version\": \"4\", \"receiver\": \"bench\", \"status\": \"firing\", "
-        "\"groupKey\": \"{}:{alertname=\\\"%s\\\"}\", \"groupLabels\": {\"alertname\": \"%s\"}, "
-        "\"commonLabels\": {}, \"commonAnnotations\": {}, \"externalURL\": \"http://am\", "
-        "\"truncatedAlerts\": 0, \"alerts\": [{\"status\": \"firing\", \"labels\": "
-        "{\"alertname\": \"%s\", \"instance\": \"i1\", \"severity\": \"warning\"}, "
-        "\"annotations\": {\"summary\": \"bench\"}, \"startsAt\": \"2026-11-26T10:00:00.123Z\", "
-        "\"endsAt\": \"0001-01-01T00:00:00Z\", \"generatorURL\": \"\", "
-        "\"fingerprint\": \"%016llx\"}]}",
-        name, name, name, fp);
-    int len = snprintf(c->req, sizeof c->req,
+    char fresh[2048];
+    const char *body = fresh;
+    int blen;
+    if (g.bodies) {
+        body = g.bodies[n];
+        blen = (int)g.body_len[n];
+    } else {
+        char name[64];
+        snprintf(name, sizeof name, "Open%s-%ld", g.run_id, n);
+        /* splitmix64 is a bijection, so seed + n gives a distinct fingerprint per request */
+        unsigned long long fp = splitmix64(g.seed + (uint64_t)n);
+        blen = snprintf(
+            fresh, sizeof fresh,
+            "{\"version\": \"4\", \"receiver\": \"bench\", \"status\": \"firing\", "
+            "\"groupKey\": \"{}:{alertname=\\\"%s\\\"}\", \"groupLabels\": {\"alertname\": \"%s\"}, "
+            "\"commonLabels\": {}, \"commonAnnotations\": {}, \"externalURL\": \"http://am\", "
+            "\"truncatedAlerts\": 0, \"alerts\": [{\"status\": \"firing\", \"labels\": "
+            "{\"alertname\": \"%s\", \"instance\": \"i1\", \"severity\": \"warning\"}, "
+            "\"annotations\": {\"summary\": \"bench\"}, \"startsAt\": \"2026-11-26T10:00:00.123Z\", "
+            "\"endsAt\": \"0001-01-01T00:00:00Z\", \"generatorURL\": \"\", "
+            "\"fingerprint\": \"%016llx\"}]}",
+            name, name, name, fp);
+        if (blen < 0 || (size_t)blen >= sizeof fresh)
+            die("request does not fit the buffer");
+    }
+    int len = snprintf(c->req, c->req_cap,
                        "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                       "Content-Length: %d\r\n\r\n%s",
-                       g.path, g.host, blen, body);
-    if (blen < 0 || (size_t)blen >= sizeof body || len < 0 || (size_t)len >= sizeof c->req)
+                       "Content-Length: %d\r\n\r\n%.*s",
+                       g.path, g.host, blen, blen, body);
+    if (len < 0 || (size_t)len >= c->req_cap)
         die("request does not fit the buffer");
     return (size_t)len;
+}
+
+/* BODIES into memory, a line each (without its newline); at least g.total of them. */
+static void load_bodies(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        die("cannot open BODIES");
+    g.bodies = malloc(sizeof(char *) * (size_t)(g.total > 0 ? g.total : 1));
+    g.body_len = malloc(sizeof(size_t) * (size_t)(g.total > 0 ? g.total : 1));
+    if (!g.bodies || !g.body_len)
+        die("out of memory");
+    char *line = NULL;
+    size_t cap = 0;
+    long n = 0;
+    ssize_t got;
+    while (n < g.total && (got = getline(&line, &cap, f)) > 0) {
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            got--;
+        g.bodies[n] = malloc((size_t)got + 1);
+        if (!g.bodies[n])
+            die("out of memory");
+        memcpy(g.bodies[n], line, (size_t)got);
+        g.bodies[n][got] = 0;
+        g.body_len[n] = (size_t)got;
+        if ((size_t)got > g.longest)
+            g.longest = (size_t)got;
+        n++;
+    }
+    free(line);
+    fclose(f);
+    if (n < g.total)
+        die("BODIES holds fewer lines than RATE * SECONDS requests");
 }
 
 static void *worker(void *arg) {
@@ -485,8 +532,8 @@ static uint64_t entropy(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4 && argc != 5) {
-        fprintf(stderr, "usage: %s URL RATE SECONDS [CONNECTIONS]\n", argv[0]);
+    if (argc < 4 || argc > 6) {
+        fprintf(stderr, "usage: %s URL RATE SECONDS [CONNECTIONS [BODIES]]\n", argv[0]);
         return 2;
     }
     char *end;
@@ -497,7 +544,7 @@ int main(int argc, char **argv) {
     if (*end || !(seconds > 0) || seconds > 86400)
         die("SECONDS must be a positive number");
     g.connections = DEFAULT_CONNECTIONS;
-    if (argc == 5) {
+    if (argc >= 5) {
         long c = strtol(argv[4], &end, 10);
         if (*end || c < 1 || c > MAX_CONNECTIONS)
             die("CONNECTIONS must be between 1 and 4096");
@@ -510,6 +557,8 @@ int main(int argc, char **argv) {
     g.total = (long)total;
     if (g.connections > g.total && g.total > 0)
         g.connections = (int)g.total;
+    if (argc == 6)
+        load_bodies(argv[5]);
     signal(SIGPIPE, SIG_IGN);
 
     g.seed = entropy();
@@ -529,6 +578,10 @@ int main(int argc, char **argv) {
     for (int i = 0; i < g.connections; i++) {
         conns[i].index = i;
         conns[i].fd = -1;
+        conns[i].req_cap = HEADER_BYTES + sizeof g.path + sizeof g.host + (g.bodies ? g.longest : 2048);
+        conns[i].req = malloc(conns[i].req_cap);
+        if (!conns[i].req)
+            die("out of memory");
         if (pthread_create(&conns[i].thread, &attr, worker, &conns[i]) != 0)
             die("cannot start a connection thread");
     }

@@ -573,12 +573,16 @@ def _stats(ms: Sequence[float]) -> str:
 
 @contextmanager
 def screens(base: str, every: float, took: list[float]) -> Iterator[None]:
-    """Ten clients, each GETting its page every `every` seconds until the block ends."""
+    """Ten clients, each GETting its page every `every` seconds until the block ends, the
+    first time at a random point of the first `every` seconds (screens are not opened in
+    step; all waiting a whole `every` first, a turn shorter than it read no page at all)."""
     stop = threading.Event()
 
     def screen(path: str) -> None:
         client = Client(base)
-        while not stop.wait(every):
+        wait = random.uniform(0, every)
+        while not stop.wait(wait):
+            wait = every
             started = time.perf_counter()
             status, _, _ = client.get(path)
             if status == 200:
@@ -729,10 +733,10 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_section(out: Path, section: str) -> None:
-    """Replace this script's section (below bench/run.py's KEEP marker) or append it."""
+def write_section(out: Path, section: str, heading: str = HEADING) -> None:
+    """Replace a script's section (below bench/run.py's KEEP marker) or append it."""
     text = out.read_text() if out.exists() else ""
-    pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.M | re.S)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.M | re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text)
     else:

@@ -38,6 +38,7 @@ from typing import IO, Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CONNECTIONS = 16
+OPEN_CONNECTIONS = 128  # bench/openloop.c's default
 
 
 def free_port() -> int:
@@ -136,12 +137,16 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def wrk(base: str, script: str, seconds: int) -> Wrk:
+def wrk(base: str, script: str, seconds: int, args: Sequence[str] = ()) -> Wrk:
+    """One wrk run; `args` go to the script's init (after `--`)."""
     out = subprocess.run(
         ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency",
-         "-s", str(HERE / script), f"{base}/alerts"],
+         "-s", str(HERE / script), f"{base}/alerts", *(["--", *args] if args else [])],
         capture_output=True, text=True, check=True, timeout=seconds + 60,
     ).stdout  # fmt: skip
+    wrapped = re.search(r"^mix wrapped: (\d+)", out, re.M)
+    if wrapped and int(wrapped.group(1)):
+        raise SystemExit(f"{script} ran out of bodies: write more of them for {seconds} s")
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
@@ -173,8 +178,9 @@ class Scenario:
         return f"{min(values):,.0f} to {max(values):,.0f}" if len(values) > 1 else "single run"
 
 
-def openloop(base: str, rate: float, seconds: float) -> dict[str, Any]:
-    """Run bench/openloop.c, built here with gcc, and return its JSON line."""
+def openloop(base: str, rate: float, seconds: float, bodies: Path | None = None) -> dict[str, Any]:
+    """Run bench/openloop.c, built here with gcc, and return its JSON line; with `bodies`
+    (a file of one webhook a line), request n sends line n instead of a new alert."""
     gcc = shutil.which("gcc")
     if gcc is None:
         raise SystemExit("gcc is needed to build bench/openloop.c: apt-get install gcc")
@@ -186,7 +192,8 @@ def openloop(base: str, rate: float, seconds: float) -> dict[str, Any]:
             check=True, timeout=120,
         )  # fmt: skip
         out = subprocess.run(
-            [str(binary), f"{base}/alerts", str(rate), str(seconds)],
+            [str(binary), f"{base}/alerts", str(rate), str(seconds),
+             *([str(OPEN_CONNECTIONS), str(bodies)] if bodies else [])],
             capture_output=True, text=True, check=True, timeout=seconds + 120,
         ).stdout  # fmt: skip
     result: dict[str, Any] = json.loads(out)
