@@ -3,6 +3,7 @@ open, grow, repeat and resolve, with and without a channel hearing every change.
 
     python bench/mix.py                      # SQLite and Postgres, closed and open loop
     python bench/mix.py --databases sqlite --runs 1 --open-seconds 0   # a quick look
+    python bench/mix.py --against HEAD~1     # and another revision, run by run (closed loop)
 
 Per webhook: 35% a new group of 1 to 5 alerts (an incident opens), 15% a new alert
 joining an open group (the group's whole snapshot, one alert longer), 35% an open group's
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import itertools
 import json
 import random
 import re
@@ -40,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ab import worktree
 from outbox import sink
 from reads import write_section
 from run import (
@@ -202,14 +205,14 @@ class Result:
 
 
 @contextmanager
-def receiver(url: str, work: Path, channel: str | None) -> Iterator[str]:
+def receiver(url: str, work: Path, channel: str | None, tree: Path | None) -> Iterator[str]:
     extra: list[str] = []
     if channel is not None:
         config = work / f"mix-{uuid.uuid4().hex[:8]}.yml"
         config.write_text(f'channels:\n  sink: "{channel}"\nroutes:\n  - channels: [sink]\n')
         extra = ["--config", str(config)]
     port = free_port()
-    proc = serve(url, port, extra=extra)
+    proc = serve(url, port, tree, extra=extra)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(f"{base}/-/ready")
@@ -229,14 +232,20 @@ def database(kind: str, work: Path, postgres: str) -> Iterator[str]:
 
 
 def closed_run(
-    kind: str, work: Path, postgres: str, bodies: Path, seconds: int, with_channel: bool
+    kind: str,
+    work: Path,
+    postgres: str,
+    bodies: Path,
+    seconds: int,
+    with_channel: bool,
+    tree: Path | None,
 ) -> tuple[Wrk, list[float], float]:
     with contextlib.ExitStack() as stack:
         channel = heard = None
         if with_channel:
             channel, heard, _ = stack.enter_context(sink())
         url = stack.enter_context(database(kind, work, postgres))
-        base = stack.enter_context(receiver(url, work, channel))
+        base = stack.enter_context(receiver(url, work, channel, tree))
         before = heard.value if heard is not None else 0
         with pending_samples(base) as samples:
             result = wrk(base, "mix.lua", seconds, [str(bodies), str(WRK_THREADS)])
@@ -250,7 +259,7 @@ def open_run(
     with contextlib.ExitStack() as stack:
         channel, _, _ = stack.enter_context(sink())
         url = stack.enter_context(database(kind, work, postgres))
-        base = stack.enter_context(receiver(url, work, channel))
+        base = stack.enter_context(receiver(url, work, channel, None))
         with pending_samples(base) as samples:
             found = openloop(base, rate, seconds, bodies)
         return found, samples
@@ -266,11 +275,21 @@ def main() -> None:
     parser.add_argument("--open-rate", type=float, default=500)
     parser.add_argument("--open-seconds", type=float, default=60, help="0: skip")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also run git revision REV in the closed loop, in turns (no open loop; "
+        "prints the table, writes no file)",
+    )
     add_postgres_flag(parser)
     args = parser.parse_args()
     kinds = args.databases.split(",")
-    with tempfile.TemporaryDirectory(prefix="mix-") as folder:
+    with tempfile.TemporaryDirectory(prefix="mix-") as folder, contextlib.ExitStack() as trees_:
         work = Path(folder)
+        trees: dict[str, Path | None] = {"this tree": None}
+        if args.against:
+            trees[args.against] = trees_.enter_context(worktree(args.against))
+            args.open_seconds = 0
         # Enough for 4,000 webhooks/s, so that no run sends a body twice.
         count = 4000 * args.seconds
         ceiling = Result()
@@ -285,28 +304,23 @@ def main() -> None:
                     )
                 )
         print(f"bare handler: {ceiling.median('rps'):,.0f}/s", flush=True)
-        results: dict[tuple[str, bool], Result] = {}
-        for kind in kinds:
-            for _ in range(args.runs):
-                for with_channel in (False, True):  # in turns, so drift weighs on both
-                    found = results.setdefault((kind, with_channel), Result())
-                    run, samples, heard = closed_run(
-                        kind,
-                        work,
-                        args.postgres,
-                        write_bodies(work, count),
-                        args.seconds,
-                        with_channel,
-                    )
-                    found.runs.append(run)
-                    found.pending.append(samples)
-                    found.heard.append(heard)
-                    print(
-                        f"{kind}, {'a channel' if with_channel else 'no channel'}: "
-                        f"{run.rps:,.0f}/s, p99 {run.p99_ms:.1f} ms, {run.errors} errors"
-                        + (f", heard {heard:,.0f}/s, pending {samples}" if with_channel else ""),
-                        flush=True,
-                    )
+        results: dict[tuple[str, bool, str], Result] = {}
+        turns = itertools.product(kinds, range(args.runs), (False, True), trees.items())
+        for kind, _, with_channel, (name, tree) in turns:  # in turns: drift weighs alike
+            found = results.setdefault((kind, with_channel, name), Result())
+            bodies = write_bodies(work, count)
+            run, samples, heard = closed_run(
+                kind, work, args.postgres, bodies, args.seconds, with_channel, tree
+            )
+            found.runs.append(run)
+            found.pending.append(samples)
+            found.heard.append(heard)
+            print(
+                f"{kind}, {name}, {'a channel' if with_channel else 'no channel'}: "
+                f"{run.rps:,.0f}/s, p99 {run.p99_ms:.1f} ms, {run.errors} errors"
+                + (f", heard {heard:,.0f}/s, pending {samples}" if with_channel else ""),
+                flush=True,
+            )
         opened: dict[str, tuple[dict[str, Any], list[float]]] = {}
         if args.open_seconds:
             for kind in kinds:
@@ -322,7 +336,8 @@ def main() -> None:
                 print(f"{kind}, open loop: {opened[kind][0]}", flush=True)
     section = report(args, kinds, ceiling, results, opened)
     print(section)
-    write_section(args.out, section, HEADING)
+    if not args.against:
+        write_section(args.out, section, HEADING)
 
 
 def _pending(series: list[list[float]]) -> str:
@@ -336,7 +351,7 @@ def report(
     args: argparse.Namespace,
     kinds: list[str],
     ceiling: Result,
-    results: dict[tuple[str, bool], Result],
+    results: dict[tuple[str, bool, str], Result],
     opened: dict[str, tuple[dict[str, Any], list[float]]],
 ) -> str:
     bare_rps = ceiling.median("rps")
@@ -357,8 +372,8 @@ def report(
         f"{ceiling.median('p50_ms'):.1f} | {ceiling.median('p99_ms'):.1f} | "
         f"{sum(r.errors for r in ceiling.runs)} | | |",
     ]
-    for (kind, with_channel), found in results.items():
-        name = f"mix, {kind}, " + (
+    for (kind, with_channel, tree), found in results.items():
+        name = f"mix, {kind}{'' if tree == 'this tree' else f' ({tree})'}, " + (
             "a channel hearing every change" if with_channel else "no channel"
         )
         lines.append(
@@ -372,12 +387,10 @@ def report(
             )
         )
     lines.append("")
-    for kind in kinds:
-        if (kind, True) in results and (kind, False) in results:
-            ratio = results[kind, True].median("rps") / results[kind, False].median("rps")
-            lines.append(
-                f"- {kind}: the mix with a channel against the mix without: **{ratio:.2f}**"
-            )
+    for kind, tree in itertools.product(kinds, dict.fromkeys(t for _, _, t in results)):
+        with_one, without = results[kind, True, tree], results[kind, False, tree]
+        ratio = with_one.median("rps") / without.median("rps")
+        lines.append(f"- {kind}, {tree}: the mix with a channel against without: **{ratio:.2f}**")
     if opened:
         lines += [
             "",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from receiver.domain.change import Change
@@ -95,6 +95,60 @@ class Claimed:
     lease_until: datetime  # with `replica`, the fence: this claim's writes match only it
 
 
+def _walk(due: Any, skipping: bool) -> Any:
+    """One walk of the (status, due_at) index for a claim, from the oldest due row."""
+    sending_now = notifications.alias("sending_now")
+    busy_pair = exists().where(
+        sending_now.c.incident_id == notifications.c.incident_id,
+        sending_now.c.channel == notifications.c.channel,
+        sending_now.c.status == SENDING,
+        sending_now.c.claimed_until >= bindparam("now"),
+    )
+    query = (
+        select(notifications.c.due_at, notifications.c.id)
+        .where(due, ~busy_pair)
+        .order_by(notifications.c.due_at, notifications.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True, of=notifications)
+    )
+    if skipping:
+        query = query.where(notifications.c.channel.not_in(bindparam("skip", expanding=True)))
+    return query
+
+
+# The claim's statements, built once: a storm claims once per finished send, and building
+# them anew each time cost the writer more than running them.
+_DUE = and_(notifications.c.status == PENDING, notifications.c.due_at <= bindparam("now"))
+_EXPIRED = and_(notifications.c.status == SENDING, notifications.c.claimed_until < bindparam("now"))
+_WALKS = {
+    skipping: [_walk(_DUE, skipping), _walk(_EXPIRED, skipping)] for skipping in (False, True)
+}
+_CLAIMED_ROWS = select(notifications).where(
+    notifications.c.id.in_(bindparam("ids", expanding=True))
+)
+_TAKE = (
+    update(notifications)
+    .where(notifications.c.id == bindparam("row"))
+    .values(
+        status=SENDING,
+        claimed_by=bindparam("by"),
+        claimed_until=bindparam("until"),
+        change=bindparam("folded", type_=notifications.c.change.type),
+    )
+)
+_PILE = select(notifications.c.id, notifications.c.change).where(
+    notifications.c.incident_id == bindparam("incident"),
+    notifications.c.channel == bindparam("channel"),
+    notifications.c.id != bindparam("keep"),
+    or_(notifications.c.status == PENDING, _EXPIRED),
+)
+_SUPERSEDE = (
+    update(notifications)
+    .where(notifications.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=SUPERSEDED, superseded_by=bindparam("keep"), claimed_by=None, claimed_until=None)
+)
+
+
 def claim(
     conn: Connection,
     now: datetime,
@@ -108,32 +162,14 @@ def claim(
     Due rows and expired leases are two walks of the (status, due_at) index, each
     stopping at `limit`: one query with the OR of both sorted every pending row first
     (1.6 ms a claim with 2,000 queued, and a storm claims once per finished send)."""
-    sending_now = notifications.alias("sending_now")
-    busy_pair = exists().where(
-        sending_now.c.incident_id == notifications.c.incident_id,
-        sending_now.c.channel == notifications.c.channel,
-        sending_now.c.status == SENDING,
-        sending_now.c.claimed_until >= now,
-    )
     found: list[tuple[datetime, int]] = []
-    for due in (
-        and_(notifications.c.status == PENDING, notifications.c.due_at <= now),
-        and_(notifications.c.status == SENDING, notifications.c.claimed_until < now),
-    ):
-        query = (
-            select(notifications.c.due_at, notifications.c.id)
-            .where(due, ~busy_pair)
-            .order_by(notifications.c.due_at, notifications.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=notifications)
-        )
-        if skip_channels:
-            query = query.where(notifications.c.channel.not_in(skip_channels))
-        found.extend(tuple(row) for row in conn.execute(query))
+    params = {"now": now, "limit": limit, "skip": sorted(skip_channels)}
+    for walk in _WALKS[bool(skip_channels)]:
+        found.extend(tuple(row) for row in conn.execute(walk, params))
     ids = [notification_id for _, notification_id in sorted(found)[:limit]]
     if not ids:
         return []
-    rows = (conn.execute(select(notifications).where(notifications.c.id.in_(ids)))).all()
+    rows = conn.execute(_CLAIMED_ROWS, {"ids": ids}).all()
     newest: dict[tuple[int, str], Any] = {}
     for row in sorted(rows, key=lambda r: r.id):
         newest[(row.incident_id, row.channel)] = row
@@ -141,14 +177,8 @@ def claim(
     for (incident_id, channel), row in newest.items():
         change = _fold_pile(conn, row, incident_id, channel, now)
         conn.execute(
-            update(notifications)
-            .where(notifications.c.id == row.id)
-            .values(
-                status=SENDING,
-                claimed_by=replica,
-                claimed_until=now + lease,
-                change=change.as_json(),
-            )
+            _TAKE,
+            {"row": row.id, "by": replica, "until": now + lease, "folded": change.as_json()},
         )
         claimed.append(
             Claimed(
@@ -172,29 +202,14 @@ def _fold_pile(
 ) -> Change:
     """Undelivered other notifications of the same incident and channel become one: the
     pending ones and those whose sender's lease ran out (no live sender: see `claim`)."""
-    pile = (
-        conn.execute(
-            select(notifications.c.id, notifications.c.change).where(
-                notifications.c.incident_id == incident_id,
-                notifications.c.channel == channel,
-                notifications.c.id != keep.id,
-                or_(
-                    notifications.c.status == PENDING,
-                    and_(notifications.c.status == SENDING, notifications.c.claimed_until < now),
-                ),
-            )
-        )
-    ).all()
+    params = {"incident": incident_id, "channel": channel, "keep": keep.id, "now": now}
+    pile = conn.execute(_PILE, params).all()
     change = Change.from_json(keep.change)
     if not pile:
         return change
     for row in pile:
         change = Change.from_json(row.change).merge(change)
-    conn.execute(
-        update(notifications)
-        .where(notifications.c.id.in_([row.id for row in pile]))
-        .values(status=SUPERSEDED, superseded_by=keep.id, claimed_by=None, claimed_until=None)
-    )
+    conn.execute(_SUPERSEDE, {"ids": [row.id for row in pile], "keep": keep.id})
     return change
 
 
@@ -223,35 +238,34 @@ def finish(
     or folded it into a newer one) logs its attempt and changes nothing else. Answers
     whether the claim still held."""
     conn.execute(
-        insert(notification_attempts).values(
-            notification_id=claimed.id,
-            channel=claimed.channel,
-            started_at=attempt.started_at,
-            seconds=attempt.seconds,
-            outcome=attempt.outcome,
-            error=attempt.error,
-            services=attempt.services,
-            replica=replica,
-        )
+        _ATTEMPT,
+        {
+            "notification_id": claimed.id,
+            "channel": claimed.channel,
+            "started_at": attempt.started_at,
+            "seconds": attempt.seconds,
+            "outcome": attempt.outcome,
+            "error": attempt.error,
+            "services": attempt.services,
+            "replica": replica,
+        },
     )
-    values: dict[str, Any] = {
-        "attempts": notifications.c.attempts + 1,
-        "claimed_by": None,
-        "claimed_until": None,
-        "title": attempt.title,
-        "body": attempt.body,
-        "last_error": attempt.error,
-    }
     if attempt.outcome == DELIVERED:
-        values.update(status=DELIVERED, delivered_at=attempt.started_at)
-    elif retry_at is not None:
-        values.update(status=PENDING, due_at=retry_at)
+        status = DELIVERED
     else:
-        values.update(status=FAILED)
-    fenced = conn.execute(update(notifications).where(_held(claimed)).values(values))
+        status = PENDING if retry_at is not None else FAILED
+    params = {
+        **_fence(claimed),
+        "sent_title": attempt.title,
+        "sent_body": attempt.body,
+        "error": attempt.error,
+        "at": attempt.started_at,
+        "retry_at": retry_at,
+    }
+    fenced = conn.execute(_FINISH[status], params)
     if fenced.rowcount == 0:
         return False  # the lease ran out and another claim owns the row now
-    if values["status"] == FAILED and fallback is not None:
+    if status == FAILED and fallback is not None:
         now = attempt.started_at
         row = _row(
             claimed.incident_id,
@@ -262,29 +276,53 @@ def finish(
             now,
             fallback_of=claimed.id,
         )
-        conn.execute(insert(notifications).values(row))
+        conn.execute(insert(notifications), row)
     return True
 
 
-def _held(claimed: Claimed) -> Any:
-    """The row, as long as this claim holds it."""
-    return and_(
-        notifications.c.id == claimed.id,
-        notifications.c.status == SENDING,
-        notifications.c.claimed_by == claimed.replica,
-        notifications.c.claimed_until == claimed.lease_until,
-    )
+_HELD = and_(
+    notifications.c.id == bindparam("row"),
+    notifications.c.status == SENDING,
+    notifications.c.claimed_by == bindparam("by"),
+    notifications.c.claimed_until == bindparam("until"),
+)
+"""The row, as long as the claim of `_fence` holds it."""
+
+
+def _fence(claimed: Claimed) -> dict[str, Any]:
+    return {"row": claimed.id, "by": claimed.replica, "until": claimed.lease_until}
+
+
+_ATTEMPT = insert(notification_attempts)
+_AFTER_ATTEMPT = {
+    "attempts": notifications.c.attempts + 1,
+    "claimed_by": None,
+    "claimed_until": None,
+    "title": bindparam("sent_title"),
+    "body": bindparam("sent_body"),
+    "last_error": bindparam("error"),
+}
+_THEN: dict[str, dict[str, Any]] = {
+    DELIVERED: {"status": DELIVERED, "delivered_at": bindparam("at")},
+    PENDING: {"status": PENDING, "due_at": bindparam("retry_at")},
+    FAILED: {"status": FAILED},
+}
+_FINISH = {
+    status: update(notifications).where(_HELD).values(**_AFTER_ATTEMPT, **then)
+    for status, then in _THEN.items()
+}
+_RELEASE = (
+    update(notifications)
+    .where(_HELD)
+    .values(status=PENDING, due_at=bindparam("due"), claimed_by=None, claimed_until=None)
+)
 
 
 def release(conn: Connection, claims: list[Claimed], due_at: datetime) -> None:
     """Hand claimed rows back without an attempt (shutdown, or a breaker still probing);
     a row another claim took over meanwhile stays as it is."""
     for claimed in claims:
-        conn.execute(
-            update(notifications)
-            .where(_held(claimed))
-            .values(status=PENDING, due_at=due_at, claimed_by=None, claimed_until=None)
-        )
+        conn.execute(_RELEASE, {**_fence(claimed), "due": due_at})
 
 
 def retry(conn: Connection, notification_id: int, now: datetime) -> str | None:
