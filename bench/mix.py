@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import run
 from ab import worktree
 from outbox import sink
 from reads import write_section
@@ -50,12 +51,9 @@ from run import (
     Wrk,
     add_postgres_flag,
     bare,
-    free_port,
+    new_database,
     openloop,
-    postgres_database,
     python_speed,
-    serve,
-    wait_ready,
     wrk,
 )
 
@@ -206,29 +204,14 @@ class Result:
 
 @contextmanager
 def receiver(url: str, work: Path, channel: str | None, tree: Path | None) -> Iterator[str]:
+    """bench/run.py's receiver, with `channel` on every route when given."""
     extra: list[str] = []
     if channel is not None:
         config = work / f"mix-{uuid.uuid4().hex[:8]}.yml"
         config.write_text(f'channels:\n  sink: "{channel}"\nroutes:\n  - channels: [sink]\n')
         extra = ["--config", str(config)]
-    port = free_port()
-    proc = serve(url, port, tree, extra=extra)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(f"{base}/-/ready")
+    with run.receiver(url, tree, extra) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-@contextmanager
-def database(kind: str, work: Path, postgres: str) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{work / f'mix-{uuid.uuid4().hex}.db'}"
-    else:
-        with postgres_database(postgres) as url:
-            yield url
 
 
 def closed_run(
@@ -244,7 +227,7 @@ def closed_run(
         channel = heard = None
         if with_channel:
             channel, heard, _ = stack.enter_context(sink())
-        url = stack.enter_context(database(kind, work, postgres))
+        url = stack.enter_context(new_database(kind, work, postgres))
         base = stack.enter_context(receiver(url, work, channel, tree))
         before = heard.value if heard is not None else 0
         with pending_samples(base) as samples:
@@ -258,7 +241,7 @@ def open_run(
 ) -> tuple[dict[str, Any], list[float]]:
     with contextlib.ExitStack() as stack:
         channel, _, _ = stack.enter_context(sink())
-        url = stack.enter_context(database(kind, work, postgres))
+        url = stack.enter_context(new_database(kind, work, postgres))
         base = stack.enter_context(receiver(url, work, channel, None))
         with pending_samples(base) as samples:
             found = openloop(base, rate, seconds, bodies)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ab import worktree
-from run import add_postgres_flag, free_port, postgres_database, serve, wait_ready
+from run import add_postgres_flag, free_port, new_database, receiver
 
 POSTERS = 16
 DEADLINE = 120.0
@@ -167,10 +167,8 @@ def one_run(
             f'channels:\n  sink: "{url}"\nroutes:\n  - channels: [sink]\n'
             f"delivery:\n  concurrency: {concurrency}\n"
         )
-        port = free_port()
-        proc = serve(database_url, port, tree, extra=["--config", str(config)])
-        try:
-            wait_ready(f"http://127.0.0.1:{port}/-/ready")
+        with receiver(database_url, tree, ["--config", str(config)]) as base:
+            port = int(base.rsplit(":", 1)[1])
             run = uuid.uuid4().hex[:8]
             bodies = [webhook(run, n) for n in range(incidents)]
             started = time.perf_counter()
@@ -189,9 +187,6 @@ def one_run(
                 distinct=distinct,
                 failed=failed,
             )
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 def spread(values: list[float], fmt: str) -> str:
@@ -223,16 +218,10 @@ def main() -> None:
             runs: dict[str, list[Run]] = {name: [] for name in trees}
             for _ in range(args.runs):
                 for name, tree in trees.items():  # in turns, so drift weighs on each alike
-                    if kind == "sqlite":
-                        url = f"sqlite+aiosqlite:///{work / f'outbox-{uuid.uuid4().hex}.db'}"
+                    with new_database(kind, work, args.postgres) as url:
                         runs[name].append(
                             one_run(url, args.incidents, args.concurrency, work, tree)
                         )
-                    else:
-                        with postgres_database(args.postgres) as url:
-                            runs[name].append(
-                                one_run(url, args.incidents, args.concurrency, work, tree)
-                            )
             for name, done in runs.items():
                 label = kind if len(trees) == 1 else f"{kind}, {name}"
                 print(row(label, args.incidents, done), flush=True)

@@ -91,9 +91,11 @@ def add_postgres_flag(parser: argparse.ArgumentParser) -> None:
 
 
 @contextmanager
-def receiver(database_url: str, tree: Path | None = None) -> Iterator[str]:
+def receiver(
+    database_url: str, tree: Path | None = None, extra: Sequence[str] = ()
+) -> Iterator[str]:
     port = free_port()
-    proc = serve(database_url, port, tree)
+    proc = serve(database_url, port, tree, extra)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(f"{base}/-/ready")
@@ -311,6 +313,16 @@ def postgres_database(url: str) -> Iterator[str]:
         yield make_url(url).set(database=name).render_as_string(hide_password=False)
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def new_database(kind: str, work: Path, postgres: str) -> Iterator[str]:
+    """A new, empty database of `kind` (sqlite: a file in `work`; postgres: dropped after)."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{work / f'bench-{uuid.uuid4().hex}.db'}"
+    else:
+        with postgres_database(postgres) as url:
+            yield url
 
 
 def versions() -> dict[str, str]:
