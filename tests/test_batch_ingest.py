@@ -15,12 +15,13 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
-from receiver.domain.lifecycle import Episode, apply_webhook, is_routine
+from receiver.domain.lifecycle import RESOLVED, Episode, apply_webhook, is_plain
 from receiver.domain.routing import Route
 from receiver.domain.wire import Webhook
 from receiver.store import schema
 from receiver.store.engine import Writer, create_engine
 from receiver.store.tables import alerts, events, incident_alerts, incidents, notifications
+from receiver.write import ingest
 from receiver.write.ingest import ingest_alone, ingest_batch
 from receiver.write.received import Received, Summary
 from tests.payloads import ZERO_TIME, alert, webhook
@@ -32,11 +33,13 @@ ROUTES = [
 BASE = datetime(2026, 11, 26, 12, tzinfo=UTC)
 
 
-def scenario(seed: int, count: int = 300) -> list[Received]:
+def scenario(seed: int, count: int = 300, shared: bool = True) -> list[Received]:
     """Traffic like Alertmanager's, over few groups so that webhooks collide often: alerts
     fire, repeat (annotations sometimes change), resolve and fire again later, plus what
-    the general path exists for: an episode replaced while firing, HA copies, and old
-    webhooks delivered again late (stale copies)."""
+    the general path exists for: an episode replaced while firing, HA copies, old
+    webhooks delivered again late (stale copies), and truncated snapshots. `shared`:
+    every alert goes to both receivers, so two incidents hold it (the general path
+    settles its resolutions); otherwise each group has a receiver of its own."""
     rng = random.Random(seed)
     state: dict[tuple[str, int], dict[str, Any]] = {}
     payloads: list[dict[str, Any]] = []
@@ -73,8 +76,15 @@ def scenario(seed: int, count: int = 300) -> list[Received]:
                     instance=f"i{instance}",
                 )
             )
-        receiver = rng.choice(["team-a", "team-b"])
-        payloads.append(webhook(*delivered, receiver=receiver, group=group))
+        if shared:
+            receiver = rng.choice(["team-a", "team-b"])
+        else:
+            receiver = "team-b" if group == "Latency" else "team-a"
+        if rng.random() < 0.05:  # a snapshot Alertmanager cut short: never closes the incident
+            hook = webhook(*delivered, receiver=receiver, group=group, status="firing", truncated=1)
+        else:
+            hook = webhook(*delivered, receiver=receiver, group=group)
+        payloads.append(hook)
     return [
         Received(Webhook.model_validate(p), BASE + timedelta(seconds=n), ROUTES)
         for n, p in enumerate(payloads)
@@ -82,16 +92,20 @@ def scenario(seed: int, count: int = 300) -> list[Received]:
 
 
 def _time(step: int) -> str:
-    return f"2026-11-26T10:{step // 60:02d}:{step % 60:02d}.000Z"
+    at = datetime(2026, 11, 26, 10, tzinfo=UTC) + timedelta(seconds=step)
+    return at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def routine_share(items: list[Received]) -> float:
+def plain_shares(items: list[Received]) -> tuple[float, float]:
+    """The shares of plain webhooks, and of plain ones that resolve something."""
     known: dict[str, list[Episode]] = {}
-    routine = 0
+    plain = resolving = 0
     for item in items:
-        routine += is_routine(item.hook.alerts, known)
+        if is_plain(item.hook.alerts, known):
+            plain += 1
+            resolving += any(a.status == RESOLVED for a in item.hook.alerts)
         apply_webhook(item.hook.alerts, known, item.at)
-    return routine / len(items)
+    return plain / len(items), resolving / len(items)
 
 
 def cuts(items: list[Received], rng: random.Random) -> list[list[Received]]:
@@ -156,27 +170,50 @@ def dump(conn: Connection, summaries: list[Summary]) -> dict[str, Any]:
     }
 
 
+def _resolves(item: Received) -> bool:
+    return any(a.status == RESOLVED for a in item.hook.alerts)
+
+
+def _counted(calls: list[Received]) -> Any:
+    def counted(conn: Connection, item: Received) -> Summary:
+        calls.append(item)
+        return ingest_alone(conn, item)
+
+    return counted
+
+
 def clear(conn: Connection) -> None:
     for table in (notifications, incident_alerts, events, incidents, alerts):
         conn.execute(delete(table))
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_batches_store_what_the_general_path_stores(database_url: str, seed: int) -> None:
+@pytest.mark.parametrize(
+    ("seed", "shared"), [(1, True), (2, True), (3, True), (4, False), (5, False)]
+)
+async def test_batches_store_what_the_general_path_stores(
+    database_url: str, seed: int, shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = create_engine(database_url)
     await schema.upgrade(engine)
     writer = Writer(engine)
     try:
-        items = scenario(seed)
-        assert 0.3 < routine_share(items) < 0.8  # both paths get their share
+        items = scenario(seed, shared=shared)
+        plain, resolving = plain_shares(items)
+        assert 0.3 < plain < 0.8  # both paths get their share
+        assert resolving > 0.05  # and resolutions are among the plain ones
         alone = [await writer.run([], partial(ingest_alone, item=i)) for i in items]
         expected = await writer.run([], partial(dump, summaries=alone))
         await writer.run([], clear)
 
+        general: list[Received] = []  # what the batches hand to the general path
+        monkeypatch.setattr(ingest, "ingest_alone", _counted(general))
         batched: list[Summary] = []
         for batch in cuts(items, random.Random(seed)):
             batched += await writer.run([], partial(ingest_batch, items=batch))
         assert await writer.run([], partial(dump, summaries=batched)) == expected
+        resolved_alone = sum(_resolves(i) for i in general)
+        if not shared:  # resolutions that close only their own incident stay in the run
+            assert resolved_alone < sum(_resolves(i) for i in items) / 2
 
         # the scenario exercises what it should: every outcome, incidents resolving, and
         # notifications for both routes

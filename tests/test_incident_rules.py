@@ -20,11 +20,12 @@ def test_carried_alerts_join_except_those_held() -> None:
     held, new, resolved = episode(1), episode(2), episode(3, RESOLVED)
     attached = rules.attach([held, new, resolved], {held})
     assert attached == [new, resolved]
-    assert rules.joined(attached) == frozenset({2}), "only firing alerts are news as joined"
+    assert rules.joining(attached) == [new], "only firing alerts are news as joined"
+    assert rules.ids(rules.joining(attached)) == frozenset({2})
 
 
 def test_new_episodes_without_ids_are_never_reported_as_joined() -> None:
-    assert rules.joined([episode(None)]) == frozenset()
+    assert rules.ids(rules.joining([episode(None)])) == frozenset()
 
 
 def test_a_firing_alert_or_a_truncated_firing_snapshot_keeps_the_incident_open() -> None:

@@ -1,8 +1,20 @@
 """The alert rules as pure decisions: no server, no database."""
 
+import copy
 from datetime import UTC, datetime, timedelta
 
-from receiver.domain.lifecycle import FIRING, RESOLVED, Episode, Outcome, apply_webhook
+from hypothesis import given
+from hypothesis import strategies as st
+
+from receiver.domain.lifecycle import (
+    FIRING,
+    RESOLVED,
+    Episode,
+    Outcome,
+    apply_webhook,
+    ending,
+    is_plain,
+)
 from receiver.domain.wire import WireAlert
 from tests.payloads import alert
 
@@ -129,3 +141,74 @@ def test_episodes_in_one_payload_are_judged_oldest_first() -> None:
     by_start = {d.episode.starts_at: d for d in delivered}
     assert by_start[late.start].outcome is Outcome.NEW
     assert by_start[early.start].episode.status == RESOLVED
+
+
+STARTS = ["2026-11-26T09:00:00Z", T0, T1]
+PLAIN = {Outcome.NEW, Outcome.DUPLICATE, Outcome.UPDATED, Outcome.RESOLVED}
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> tuple[list[WireAlert], dict[str, list[Episode]]]:
+    """A webhook of up to three alerts (two instances, three starts) and whatever
+    episodes of theirs are known, consistent or not."""
+    alerts = [
+        wire(
+            instance=draw(st.sampled_from(["a", "b"])),
+            starts=draw(st.sampled_from(STARTS)),
+            status=draw(st.sampled_from([FIRING, RESOLVED])),
+            ends=T1,
+        )
+        for _ in range(draw(st.integers(1, 3)))
+    ]
+    known: dict[str, list[Episode]] = {}
+    for instance in ("a", "b"):
+        for starts in draw(st.lists(st.sampled_from(STARTS), unique=True, max_size=3)):
+            ep = stored(
+                wire(instance=instance, starts=starts), draw(st.sampled_from([FIRING, RESOLVED]))
+            )
+            ep.end_inferred = ep.status == RESOLVED and draw(st.booleans())
+            ep.ends_at = NOW if ep.status == RESOLVED else None
+            known.setdefault(ep.fingerprint, []).append(ep)
+    return alerts, known
+
+
+@given(histories())
+def test_a_plain_webhook_changes_only_what_it_carries(
+    case: tuple[list[WireAlert], dict[str, list[Episode]]],
+) -> None:
+    """What lets the batch path write plain webhooks set-based: outcomes it knows, no
+    episode changed that the webhook does not carry, no known end moved, and `ending`
+    names exactly the episodes the webhook resolves."""
+    alerts, known = case
+    if not is_plain(alerts, known):
+        return
+    before = copy.deepcopy(known)
+    ended = ending(alerts, known)
+    delivered = apply_webhook(alerts, known, NOW)
+    assert {d.outcome for d in delivered} <= PLAIN
+    carried = {id(d.episode) for d in delivered}
+    for fingerprint, episodes in before.items():
+        for old, now in zip(episodes, known[fingerprint], strict=False):
+            if id(now) not in carried:
+                assert (now.status, now.ends_at, now.events) == (old.status, old.ends_at, [])
+            if old.ends_at is not None:
+                assert now.ends_at == old.ends_at
+    assert {id(e) for e in ended} == {
+        id(e) for episodes in known.values() for e in episodes if e.resolved_now
+    }
+
+
+def test_plain_or_not() -> None:
+    firing, resolved = wire(), wire(status="resolved", ends=T1)
+    ep = stored(firing)
+    assert is_plain([firing], {})
+    assert is_plain([firing], {firing.fingerprint: [ep]})
+    assert is_plain([resolved], {firing.fingerprint: [ep]}), "a resolution of a firing alert"
+    assert ending([resolved], {firing.fingerprint: [ep]}) == [ep]
+    assert not is_plain([resolved], {}), "a late resolution: its group's history decides"
+    assert not is_plain([], {})
+    assert not is_plain([firing, firing], {})
+    gone = stored(firing, status=RESOLVED, ends=NOW)
+    assert is_plain([resolved], {firing.fingerprint: [gone]}), "a resolution repeated"
+    gone.end_inferred = True
+    assert not is_plain([resolved], {firing.fingerprint: [gone]}), "an inferred end corrected"

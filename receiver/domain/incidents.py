@@ -16,7 +16,7 @@ resolved; the group firing again later opens a new one. For each webhook:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Set
+from collections.abc import Collection, Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,9 +42,15 @@ def attach(carried: list[Episode], held: Set[Episode]) -> list[Episode]:
     return [e for e in carried if e not in held]
 
 
-def joined(attached: list[Episode]) -> frozenset[int]:
-    """What a change reports as joined: the attached alerts that fire."""
-    return frozenset(e.id for e in attached if e.status == FIRING and e.id is not None)
+def joining(attached: list[Episode]) -> list[Episode]:
+    """What a change reports as joined: the attached alerts that fire as the webhook
+    leaves them (the batch path asks before later webhooks of its run change them)."""
+    return [e for e in attached if e.status == FIRING]
+
+
+def ids(episodes: Iterable[Episode]) -> frozenset[int]:
+    """The ids of these episodes, all stored by the time a change is settled."""
+    return frozenset(e.id for e in episodes if e.id is not None)
 
 
 def may_close(carried: Collection[Episode], truncated: bool) -> bool:

@@ -171,30 +171,47 @@ def _judge_existing(
     return Outcome.DUPLICATE
 
 
-def all_firing(alerts: list[WireAlert]) -> bool:
-    """Whether a webhook can be routine at all: firing alerts only, each fingerprint once.
-    Resolutions always take the general path."""
-    fingerprints = {a.fingerprint for a in alerts}
-    return (
-        bool(alerts)
-        and len(fingerprints) == len(alerts)
-        and all(a.status == FIRING for a in alerts)
-    )
+def may_be_plain(alerts: list[WireAlert]) -> bool:
+    """Whether a webhook can be plain at all (see `is_plain`): some alerts, each
+    fingerprint once."""
+    return bool(alerts) and len({a.fingerprint for a in alerts}) == len(alerts)
 
 
-def is_routine(alerts: list[WireAlert], known: dict[str, list[Episode]]) -> bool:
-    """A webhook that only opens new episodes or repeats firing ones (new annotations
-    allowed): `apply_webhook` would answer NEW, DUPLICATE or UPDATED for each alert and
-    change no other episode. That is nearly all of Alertmanager's traffic, and what the
-    batch path writes set-based; anything else takes the general path."""
-    if not all_firing(alerts):
+def is_plain(alerts: list[WireAlert], known: dict[str, list[Episode]]) -> bool:
+    """A webhook whose every alert opens a new episode, repeats a firing one (new
+    annotations allowed), resolves a firing one, or repeats a resolution: `apply_webhook`
+    would answer NEW, DUPLICATE, UPDATED or RESOLVED for each alert, change no episode it
+    does not carry, and no end already known. That is nearly all of Alertmanager's
+    traffic, and what the batch path writes set-based; anything else (stale copies,
+    episodes replaced, late resolutions, inferred ends corrected) takes the general path."""
+    if not may_be_plain(alerts):
         return False
     for alert in alerts:
-        for episode in known.get(alert.fingerprint, ()):
-            if episode.starts_at > alert.start:
-                return False  # the copy is stale
-            if episode.status == FIRING and episode.starts_at < alert.start:
-                return False  # the older episode would be resolved
-            if episode.status != FIRING and episode.starts_at == alert.start:
-                return False  # a firing copy of a resolved episode is stale
+        episodes = known.get(alert.fingerprint, ())
+        if alert.status == FIRING:
+            for episode in episodes:
+                if episode.starts_at > alert.start:
+                    return False  # the copy is stale
+                if episode.status == FIRING and episode.starts_at < alert.start:
+                    return False  # the older episode would be resolved
+                if episode.status != FIRING and episode.starts_at == alert.start:
+                    return False  # a firing copy of a resolved episode is stale
+            continue
+        exact = next((e for e in episodes if e.starts_at == alert.start), None)
+        if exact is None or (exact.status != FIRING and exact.end_inferred):
+            return False  # a late resolution, or an inferred end corrected
+        if any(e.starts_at < alert.start and e.status == FIRING for e in episodes):
+            return False  # the older episode would be resolved
     return True
+
+
+def ending(alerts: list[WireAlert], known: dict[str, list[Episode]]) -> list[Episode]:
+    """The firing episodes that a plain webhook resolves: the incidents holding them may
+    close."""
+    return [
+        e
+        for a in alerts
+        if a.status == RESOLVED
+        for e in known.get(a.fingerprint, ())
+        if e.starts_at == a.start and e.status == FIRING
+    ]

@@ -2,8 +2,8 @@
 queue the notifications those changes call for (so they are never lost, never twice).
 
 The writer hands over every webhook that queued up meanwhile, in arrival order, in one
-transaction (group commit). Runs of routine webhooks (new or repeated firing alerts) are
-written set-based by receiver.write.routine; any other webhook goes through the general
+transaction (group commit). Runs of plain webhooks (alerts that fire, repeat or resolve)
+are written set-based by receiver.write.routine; any other webhook goes through the general
 path here, on its own. Either way the result is what running each webhook alone in turn
 would give. Decisions live in receiver.domain; this module moves data between them and
 the repositories in receiver.store.
@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from receiver.domain import incidents as rules
 from receiver.domain.actions import lifts_acknowledgement
-from receiver.domain.lifecycle import FIRING, Delivered, Episode, all_firing, apply_webhook
+from receiver.domain.lifecycle import FIRING, Delivered, Episode, apply_webhook, may_be_plain
 from receiver.domain.routing import Route
 from receiver.domain.wire import Webhook
 from receiver.observe import QUIET, Observer
@@ -52,9 +52,9 @@ def ingest_batch(conn: Connection, items: list[Received]) -> list[Summary]:
     start = 0
     while start < len(items):
         end = start
-        while end < len(items) and all_firing(items[end].hook.alerts):
+        while end < len(items) and may_be_plain(items[end].hook.alerts):
             end += 1
-        if end == start:  # a resolution: never routine, no need to load anything for it
+        if end == start:  # empty, or an episode twice: never plain, nothing to load for it
             summaries.append(ingest_alone(conn, items[start]))
             start += 1
             continue
@@ -64,7 +64,7 @@ def ingest_batch(conn: Connection, items: list[Received]) -> list[Summary]:
             taken += 1
         if taken > start:
             summaries += run.write(conn)
-        if taken < end:  # not routine after all (a stale copy, an episode replaced)
+        if taken < end:  # not plain after all (a stale copy, an episode replaced)
             summaries.append(ingest_alone(conn, items[taken]))
             taken += 1
         start = taken
@@ -128,7 +128,7 @@ def _update_incidents(
             conn, incidents.insert_values(item.group, hook, item.at, 1, latest)
         )
     opened = found is None and own is not None
-    joined = rules.joined(attached)
+    joined = rules.ids(rules.joining(attached))
     if own is not None:
         incidents.add_members(conn, own, (e.id for e in attached if e.id is not None))
         if lifts_acknowledgement(own_status, joined):

@@ -1,11 +1,15 @@
-"""Set-based ingest of routine webhooks (`lifecycle.is_routine`: new or repeated firing
-alerts, which is nearly all of Alertmanager's traffic).
+"""Set-based ingest of plain webhooks (`lifecycle.is_plain`: alerts that fire, repeat or
+resolve, which is nearly all of Alertmanager's traffic).
 
 A run of them is loaded with one query per table, decided in memory in order with the
 same rules as the general path, and written with one statement per kind of row, instead
-of seven or so statements per webhook. Routine webhooks resolve nothing, so their incident
-steps reduce to: attach to the group's open incident (or open one), join the alerts it
-does not hold yet. Tests compare the result with running each webhook alone.
+of ten or so statements per webhook. Their incident steps reduce to: attach to the
+group's open incident (or open one), join the alerts it does not hold yet, and for a
+resolution, close the group's incident when none of its alerts fires any more. Whether
+it does is read from the database once the run is written, for all of the run's
+resolutions at once; until then the run takes nothing more of that group. A resolution
+that may close any other incident (an alert two groups hold) is not plain for the run:
+the general path takes it. Tests compare the result with running each webhook alone.
 """
 
 from __future__ import annotations
@@ -19,7 +23,16 @@ from sqlalchemy.engine import Connection
 
 from receiver.domain import incidents as rules
 from receiver.domain.actions import lifts_acknowledgement
-from receiver.domain.lifecycle import Delivered, Episode, EventDraft, apply_webhook, is_routine
+from receiver.domain.lifecycle import (
+    FIRING,
+    Delivered,
+    Episode,
+    EventDraft,
+    Outcome,
+    apply_webhook,
+    ending,
+    is_plain,
+)
 from receiver.store import episodes, incidents, outbox
 from receiver.store.bulk import insert_ids, insert_many
 from receiver.store.episodes import Receipt
@@ -47,12 +60,15 @@ class _Taken:
     delivered: list[Delivered]
     incident: _Incident
     attached: list[Episode]
+    joining: list[Episode]
+    closes: bool  # a resolution that may close the incident
 
 
 class Run:
-    """Routine webhooks taken in order, until one is not routine; then written at once."""
+    """Plain webhooks taken in order, until one is not; then written at once."""
 
     def __init__(self, conn: Connection, items: list[Received]) -> None:
+        self._conn = conn
         self._known = episodes.load(conn, (a for item in items for a in item.hook.alerts))
         keys = sorted({i.group for i in items})
         self._incidents = {
@@ -69,11 +85,18 @@ class Run:
         self._receipts: dict[Episode, Receipt] = {}
         self._drafts: list[tuple[Episode, EventDraft, datetime]] = []
         self._drafted: dict[Episode, int] = {}
+        self._closing: set[str] = set()  # groups whose incident may close in this run
 
     def take(self, item: Received) -> bool:
-        """Decide one more webhook in memory; False (and nothing changed) if not routine."""
-        hook = item.hook
-        if not is_routine(hook.alerts, self._known):
+        """Decide one more webhook in memory; False (and nothing changed) if not plain."""
+        hook, key = item.hook, item.group
+        if key in self._closing or not is_plain(hook.alerts, self._known):
+            return False
+        incident = self._incidents.get(key)
+        if incident is None and not any(a.status == FIRING for a in hook.alerts):
+            return False  # resolutions without an open incident: the group's history decides
+        ended = ending(hook.alerts, self._known)
+        if ended and not self._only_holder(incident, ended):
             return False
         delivered = apply_webhook(hook.alerts, self._known, item.at)
         for d in delivered:
@@ -85,16 +108,31 @@ class Run:
             done = self._drafted.get(episode, 0)
             self._drafts += [(episode, draft, item.at) for draft in episode.events[done:]]
             self._drafted[episode] = len(episode.events)
-        key = item.group
-        incident = self._incidents.get(key)
         if incident is None:
             incident = self._incidents[key] = _Incident(None, rules.OPEN, opened=item)
         incident.latest = incidents.snapshot(hook, item.at)
         incident.deliveries += 1
-        attached = rules.attach([d.episode for d in delivered], incident.members)
+        carried = [d.episode for d in delivered]
+        attached = rules.attach(carried, incident.members)
         incident.members.update(attached)
-        self._taken.append(_Taken(item, delivered, incident, attached))
+        truncated = hook.truncated_alerts > 0 and hook.status == FIRING
+        closes = rules.may_close(carried, truncated)
+        if closes:
+            self._closing.add(key)
+        joining = rules.joining(attached)
+        self._taken.append(_Taken(item, delivered, incident, attached, joining, closes))
         return True
+
+    def _only_holder(self, incident: _Incident | None, ended: list[Episode]) -> bool:
+        """Whether the group's open incident holds these episodes and no other open
+        incident does, so that only the group's own incident may close."""
+        if incident is None or not incident.members.issuperset(ended):
+            return False
+        others = [i for i in self._incidents.values() if i is not incident]
+        if any(e in i.members for i in others for e in ended):
+            return False
+        stored = {e.id for e in ended if e.id is not None}
+        return not set(incidents.open_holding(self._conn, stored)) - {incident.id}
 
     def write(self, conn: Connection) -> list[Summary]:
         episodes.write(conn, episodes.touched(self._known), self._receipts, self._drafts)
@@ -123,18 +161,34 @@ class Run:
         return self._answers(conn)
 
     def _answers(self, conn: Connection) -> list[Summary]:
+        joins = []
+        for t in self._taken:
+            joined = rules.ids(t.joining)
+            if lifts_acknowledgement(t.incident.status, joined):  # rare: one statement each
+                assert t.incident.id is not None
+                incidents.lift_acknowledgements(conn, [t.incident.id], t.item.at)
+                t.incident.status = rules.OPEN
+            joins.append((joined, t.incident.status))
+        # A closing group took nothing after its resolution: its members stand as then.
+        closing = [t.incident.id for t in self._taken if t.closes and t.incident.id is not None]
+        standings = incidents.standings(conn, closing)
         summaries = []
         notifications: list[dict[str, Any]] = []
-        for t in self._taken:
+        resolve: dict[int, datetime | None] = {}
+        for t, (joined, status) in zip(self._taken, joins, strict=True):
             incident_id = t.incident.id
             assert incident_id is not None
             opened = t.incident.opened is t.item
-            joined = rules.joined(t.attached)
-            if lifts_acknowledgement(t.incident.status, joined):  # rare: one statement each
-                incidents.lift_acknowledgements(conn, [incident_id], t.item.at)
-                t.incident.status = rules.OPEN
-            # Routine webhooks resolve nothing: the incident stays as it is.
-            settled = rules.settle(incident_id, t.incident.status, opened, joined, {}, {})
+            resolved = rules.ids(d.episode for d in t.delivered if d.outcome is Outcome.RESOLVED)
+            settled = rules.settle(
+                incident_id,
+                status,
+                opened,
+                joined,
+                {incident_id: resolved} if resolved else {},
+                standings if t.closes else {},
+            )
+            resolve.update(settled.resolve)
             change = settled.changes.get(incident_id)
             rows = []
             if change is not None:
@@ -150,5 +204,6 @@ class Run:
             notifications += rows
             counts = Counter(d.outcome for d in t.delivered)
             summaries.append(Summary(counts, incident_id, settled.status, len(rows)))
+        incidents.resolve(conn, resolve)
         outbox.queue(conn, notifications)
         return summaries
