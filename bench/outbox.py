@@ -2,16 +2,20 @@
 message to one `json://` channel whose sink answers at once.
 
     python bench/outbox.py                          # SQLite and Postgres, 3 runs each
-    python bench/outbox.py --databases sqlite --runs 1 --incidents 500   # a quick look
+    python bench/outbox.py --databases sqlite --runs 1 --incidents 500 --processes 1
     python bench/outbox.py --against HEAD~1         # and another revision, run by run
 
 Each run starts a receiver on a new database and a sink in a process of its own (aiohttp,
-answering 200 with no body). Sixteen threads post the webhooks over keep-alive
-connections, one new group each, as fast as the receiver answers; the run ends when the
-sink has heard every incident or after a deadline. Reported: webhooks/s while posting,
+answering 200 with no body); with --processes 1,2 (the default) every run is done once
+with one receiver process and once with two on the same database, the second taking no
+webhooks and only sending (replicas share the outbox). Sixteen threads post the webhooks
+over keep-alive connections, one new group each, as fast as the receiver answers; the run
+ends when the sink has heard every incident or after a deadline. Reported: webhooks/s while posting,
 messages/s end to end (first webhook sent to last message heard), how long the backlog
 took to drain after the last webhook was answered, and messages heard twice (must be 0).
-Medians over the runs, with the lowest and highest.
+Medians over the runs, with the lowest and highest. The table goes into the section
+"## The outbox in an alert storm" of docs/benchmarks.md (what the numbers mean is
+written by hand in the section after it); with --against it is only printed.
 """
 
 from __future__ import annotations
@@ -31,15 +35,23 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from ab import worktree
-from run import add_postgres_flag, free_port, new_database, receiver
+from reads import write_section
+from run import ROOT, add_postgres_flag, free_port, new_database, python_speed, receiver
 
 POSTERS = 16
 DEADLINE = 120.0
+HEADING = "## The outbox in an alert storm"
+TABLE = (
+    "| database | incidents | webhooks/s while posting | messages/s end to end "
+    "| drain after the last webhook, s | heard twice | failed webhooks |\n"
+    "| --- | --- | --- | --- | --- | --- | --- |"
+)
 
 
 def _sink(port: int, heard: Any, reports: Connection) -> None:
@@ -159,34 +171,44 @@ class Run:
 
 
 def one_run(
-    database_url: str, incidents: int, concurrency: int, work: Path, tree: Path | None
+    database_url: str,
+    incidents: int,
+    concurrency: int,
+    work: Path,
+    tree: Path | None,
+    processes: int,
 ) -> Run:
-    with sink() as (url, heard, reports):
+    """One storm into the first of `processes` receivers on one database; the others take
+    no webhooks and only send, as replicas share the outbox."""
+    with sink() as (url, heard, reports), contextlib.ExitStack() as receivers:
         config = work / f"outbox-{uuid.uuid4().hex[:8]}.yml"
         config.write_text(
             f'channels:\n  sink: "{url}"\nroutes:\n  - channels: [sink]\n'
             f"delivery:\n  concurrency: {concurrency}\n"
         )
-        with receiver(database_url, tree, ["--config", str(config)]) as base:
-            port = int(base.rsplit(":", 1)[1])
-            run = uuid.uuid4().hex[:8]
-            bodies = [webhook(run, n) for n in range(incidents)]
-            started = time.perf_counter()
-            failed = post_all(port, bodies)
-            answered = time.perf_counter()
-            while heard.value < incidents and time.perf_counter() - started < DEADLINE:
-                time.sleep(0.005)
-            done = time.perf_counter()
-            reports.send("stop")
-            distinct = reports.recv() if reports.poll(10) else -1
-            return Run(
-                webhooks_per_s=incidents / (answered - started),
-                messages_per_s=heard.value / (done - started),
-                drain_s=done - answered,
-                heard=heard.value,
-                distinct=distinct,
-                failed=failed,
-            )
+        extra = ["--config", str(config)]
+        bases = [
+            receivers.enter_context(receiver(database_url, tree, extra)) for _ in range(processes)
+        ]
+        port = int(bases[0].rsplit(":", 1)[1])
+        run = uuid.uuid4().hex[:8]
+        bodies = [webhook(run, n) for n in range(incidents)]
+        started = time.perf_counter()
+        failed = post_all(port, bodies)
+        answered = time.perf_counter()
+        while heard.value < incidents and time.perf_counter() - started < DEADLINE:
+            time.sleep(0.005)
+        done = time.perf_counter()
+        reports.send("stop")
+        distinct = reports.recv() if reports.poll(10) else -1
+        return Run(
+            webhooks_per_s=incidents / (answered - started),
+            messages_per_s=heard.value / (done - started),
+            drain_s=done - answered,
+            heard=heard.value,
+            distinct=distinct,
+            failed=failed,
+        )
 
 
 def spread(values: list[float], fmt: str) -> str:
@@ -201,30 +223,70 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--incidents", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8, help="delivery.concurrency")
-    parser.add_argument("--against", metavar="REV", help="also run git revision REV, in turns")
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="also run git revision REV, in turns (prints the table, writes no file)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2],
+        help="receiver processes on the database, comma-separated counts (one row each)",
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     add_postgres_flag(parser)
     args = parser.parse_args()
-    print(
-        "| database | incidents | webhooks/s while posting | messages/s end to end "
-        "| drain after the last webhook, s | heard twice | failed webhooks |\n"
-        "| --- | --- | --- | --- | --- | --- | --- |"
-    )
+    print(TABLE)
+    rows: list[str] = []
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
         work = Path(folder)
         trees: dict[str, Path | None] = {"this tree": None}
         if args.against:
             trees[args.against] = stack.enter_context(worktree(args.against))
         for kind in args.databases.split(","):
-            runs: dict[str, list[Run]] = {name: [] for name in trees}
+            turns = [(name, tree, n) for name, tree in trees.items() for n in args.processes]
+            runs: dict[tuple[str, int], list[Run]] = {(name, n): [] for name, _, n in turns}
             for _ in range(args.runs):
-                for name, tree in trees.items():  # in turns, so drift weighs on each alike
+                for name, tree, n in turns:  # in turns, so drift weighs on each alike
                     with new_database(kind, work, args.postgres) as url:
-                        runs[name].append(
-                            one_run(url, args.incidents, args.concurrency, work, tree)
+                        runs[name, n].append(
+                            one_run(url, args.incidents, args.concurrency, work, tree, n)
                         )
-            for name, done in runs.items():
+            for (name, n), done in runs.items():
                 label = kind if len(trees) == 1 else f"{kind}, {name}"
-                print(row(label, args.incidents, done), flush=True)
+                if len(args.processes) > 1:
+                    label += ", 1 process" if n == 1 else f", {n} processes"
+                rows.append(row(label, args.incidents, done))
+                print(rows[-1], flush=True)
+    if not args.against:
+        write_section(args.out, report(args, rows), HEADING)
+        print(f"wrote {HEADING!r} in {args.out}")
+
+
+def report(args: argparse.Namespace, rows: list[str]) -> str:
+    """The section: the command, how a run goes, the table (docs/benchmarks.md's form)."""
+    return (
+        "\n".join(
+            [
+                HEADING,
+                "",
+                f"`python bench/outbox.py --databases {args.databases} --runs {args.runs} "
+                f"--incidents {args.incidents} --concurrency {args.concurrency} "
+                f"--processes {','.join(map(str, args.processes))}` on "
+                f"{datetime.now(UTC):%Y-%m-%d} (cpu speed {python_speed() * 1000:.0f} ms for "
+                f"`sum(range(10**7))`). {args.incidents:,} incidents opened at once by "
+                f"{POSTERS} posters (one new group a webhook), one `json://` channel hearing "
+                "every change, its sink a process of its own answering at once; a run ends "
+                f"when the sink has heard every incident or after {DEADLINE:.0f} s. Each run on "
+                f"a new database; medians of {args.runs} (lowest to highest).",
+                "",
+                TABLE,
+                *rows,
+            ]
+        )
+        + "\n"
+    )
 
 
 def row(label: str, incidents: int, runs: list[Run]) -> str:

@@ -1,23 +1,52 @@
 """Benchmark alert-receiver on this machine and write docs/benchmarks.md.
 
-    python bench/run.py                      # the whole set, about 6 minutes
-    python bench/run.py --seconds 5 --repeats 1 --open-seconds 10   # a quick look
+    python bench/run.py                      # every part, 15 to 20 minutes
+    python bench/run.py --seconds 5 --repeats 1 --open-seconds 10   # a quick look, ~5 min
+    python bench/run.py --only core          # this script's own scenarios, about 6 minutes
+    python bench/run.py --only mix,outbox --args outbox="--databases sqlite"
 
-Closed-loop scenarios use wrk (Debian package `wrk`) with 16 connections; the open-loop
-runs use bench/openloop.c, a C generator built with gcc at run time. Everything talks to
-127.0.0.1 only, and every run is bounded in time. Ratios against the bare aiohttp handler
-are measured in the same run, because absolute numbers on a shared 2-core machine move from
-run to run.
+Parts, run in this order (--only picks some):
+
+  core        this script's own scenarios: closed loop (wrk, 16 connections; fresh, repeat
+              and batch webhooks on SQLite, fresh on Postgres, and the bare aiohttp
+              handler), open loop (bench/openloop.c at 100 to 1000 webhooks/s), start-up,
+              shutdown under load, and memory with 1,000,000 alerts stored. Writes the top
+              of --out, down to the marker line below which the other parts' sections are.
+  mix         bench/mix.py: the realistic mix, with and without a channel, closed and open
+              loop.
+  outbox      bench/outbox.py: the outbox draining an alert storm.
+  bigwebhook  bench/bigwebhook.py: one big webhook's event-loop stall and memory.
+
+The last three run as processes of their own with this interpreter; each rewrites only its
+own section of --out (the hand-written sections that read each table, and sections of
+other scripts, stay), and takes --out, --postgres and flags scaled from this script's, so
+that at the defaults each runs with its own:
+
+  --seconds       mix --seconds (the same); outbox --incidents, 200 a second (2,000 at 10)
+  --repeats       mix and outbox --runs (the same); bigwebhook --runs, 5/3 as many (5 at 3)
+  --open-seconds  mix --open-seconds (the same)
+
+--args PART=FLAGS adds flags of that script's own, after these (so they win); see
+`python bench/PART.py --help`. bench/scrape.py and bench/reads.py write their sections
+when run alone.
+
+The closed-loop runs use wrk (Debian package `wrk`); the open-loop runs use
+bench/openloop.c, a C generator built with gcc at run time. Everything talks to 127.0.0.1
+only, and every run is bounded in time. Ratios against the bare aiohttp handler are
+measured in the same run, because absolute numbers on a shared 2-core machine move from run
+to run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -27,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
@@ -39,6 +69,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CONNECTIONS = 16
 OPEN_CONNECTIONS = 128  # bench/openloop.c's default
+PARTS = ("core", "mix", "outbox", "bigwebhook")  # in the order they run
+SCRIPTS = PARTS[1:]  # bench/NAME.py, each writing its own section
 
 
 def free_port() -> int:
@@ -383,22 +415,123 @@ def plot(points: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def only(text: str) -> tuple[str, ...]:
+    """--only's value: some of PARTS, comma-separated, kept in PARTS' order."""
+    names = {name.strip() for name in text.split(",") if name.strip()}
+    if not names or names - set(PARTS):
+        raise argparse.ArgumentTypeError(
+            f"a comma-separated list of {', '.join(PARTS)} (got {text!r})"
+        )
+    return tuple(name for name in PARTS if name in names)
+
+
+def script_args(text: str) -> tuple[str, list[str]]:
+    """--args' value: PART=FLAGS, FLAGS split as a shell would."""
+    name, sep, flags = text.partition("=")
+    if not sep or name not in SCRIPTS:
+        raise argparse.ArgumentTypeError(f"PART=FLAGS, PART one of {', '.join(SCRIPTS)}")
+    return name, shlex.split(flags)
+
+
+def scaled(default: int, flag: float, flag_default: float) -> int:
+    """A script's `default` in proportion to one of run.py's flags (at least 1)."""
+    return max(1, int(default * flag / flag_default))
+
+
+def script_command(args: argparse.Namespace, name: str) -> list[str]:
+    """bench/NAME.py's command line: flags scaled from run.py's, then --args' own."""
+    flags = {
+        "mix": ["--runs", str(args.repeats), "--seconds", str(args.seconds),
+                "--open-seconds", f"{args.open_seconds:g}"],
+        "outbox": ["--runs", str(args.repeats),
+                   "--incidents", str(scaled(2000, args.seconds, 10))],
+        "bigwebhook": ["--runs", str(scaled(5, args.repeats, 3))],
+    }[name]  # fmt: skip
+    own = [flag for part, given in args.args if part == name for flag in given]
+    return [sys.executable, str(HERE / f"{name}.py"), *flags,
+            "--out", str(args.out), "--postgres", args.postgres, *own]  # fmt: skip
+
+
+def needs(parts: Sequence[str]) -> None:
+    """Stop before measuring anything when a tool that `parts` need is missing."""
+    if {"core", "mix"} & set(parts):
+        if shutil.which("wrk") is None:
+            raise SystemExit("wrk is needed: apt-get install wrk")
+        if shutil.which("gcc") is None:
+            raise SystemExit("gcc is needed to build bench/openloop.c: apt-get install gcc")
+    if "core" in parts and importlib.util.find_spec("matplotlib") is None:
+        raise SystemExit("matplotlib is needed for the latency plot: pip install -e '.[bench]'")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=int, default=10, help="length of each closed-loop run")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per scenario (median, spread)")
     parser.add_argument(
-        "--open-seconds", type=float, default=60, help="length of the 1000/s open-loop run"
+        "--seconds", type=int, default=10, help="length of each closed-loop run (and of mix's)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs per scenario (median, spread), here and in the scripts",
+    )
+    parser.add_argument(
+        "--open-seconds",
+        type=float,
+        default=60,
+        help="length of the 1000/s open-loop run (and of mix's open loop)",
+    )
+    parser.add_argument(
+        "--only",
+        type=only,
+        default=PARTS,
+        metavar="PARTS",
+        help=f"the parts to run, comma-separated: {','.join(PARTS)} (default: all)",
+    )
+    parser.add_argument(
+        "--args",
+        type=script_args,
+        action="append",
+        default=[],
+        metavar="PART=FLAGS",
+        help="flags for bench/PART.py itself, after the scaled ones (repeatable)",
     )
     add_postgres_flag(parser)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "docs" / "benchmarks.md",
+        help="the report every part writes into (default: docs/benchmarks.md)",
+    )
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is needed: apt-get install wrk")
+    needs(args.only)
 
-    work = Path(tempfile.mkdtemp(prefix="receiver-bench-"))
+    failed: list[str] = []
+    if "core" in args.only:
+        work = Path(tempfile.mkdtemp(prefix="receiver-bench-"))
+        try:
+            core(args, work)
+        except Exception:  # the other parts can still run; the traceback says why
+            traceback.print_exc()
+            failed.append("core (bench/run.py's own scenarios)")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    for name in SCRIPTS:
+        if name in args.only:
+            command = script_command(args, name)
+            print(f"== {shlex.join(['python', *command[1:]])}", flush=True)
+            started = time.perf_counter()
+            code = subprocess.run(command).returncode
+            print(f"   {name}: {time.perf_counter() - started:.0f} s, exit {code}", flush=True)
+            if code:
+                failed.append(f"bench/{name}.py (exit {code})")
+    if failed:
+        raise SystemExit(f"failed: {', '.join(failed)}; the parts that ran wrote into {args.out}")
+
+
+def core(args: argparse.Namespace, work: Path) -> None:
+    """This script's own scenarios, their databases in `work`; writes the top of args.out."""
     sqlite_url = lambda name: f"sqlite+aiosqlite:///{work / name}"  # noqa: E731
     scenarios = [
         Scenario("bare aiohttp handler (ceiling)", "bare"),
@@ -450,7 +583,6 @@ def main() -> None:
     png = args.out.parent / "benchmarks-latency.png"
     plot(sweep, png)
     write_report(args, scenarios, sweep, long_run, launch, imports, stop, memory, png)
-    shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {args.out}")
 
 
@@ -468,6 +600,7 @@ def write_report(
     info = versions()
     ceiling = scenarios[0].median("rps")
     fresh = scenarios[1].median("rps")
+    scripts = [f"bench/{name}.py" for name in SCRIPTS if name in args.only]
     lines = [
         "# Benchmarks",
         "",
@@ -475,7 +608,16 @@ def write_report(
         + (f" --seconds {args.seconds}" if args.seconds != 10 else "")
         + (f" --repeats {args.repeats}" if args.repeats != 3 else "")
         + (f" --open-seconds {args.open_seconds:g}" if args.open_seconds != 60 else "")
-        + f"` on {time.strftime('%Y-%m-%d')}; the load generator runs on the same machine.",
+        + (f" --only {','.join(args.only)}" if args.only != PARTS else "")
+        + "".join(f" --args {shlex.quote(f'{n}={shlex.join(f)}')}" for n, f in args.args)
+        + f"` on {time.strftime('%Y-%m-%d')}"
+        + (
+            f", which also runs {_listed(scripts)}"
+            " for their sections further down (each names its own command and date)"
+            if scripts
+            else ""
+        )
+        + "; the load generator runs on the same machine.",
         "",
         "| | |",
         "| --- | --- |",
@@ -544,7 +686,12 @@ def write_report(
     args.out.write_text("\n".join(lines) + "\n" + kept)
 
 
-# What other scripts measured (bench/bigwebhook.py) follows this line, and stays.
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+# What other scripts measured (bench/mix.py, outbox.py, bigwebhook.py, scrape.py, reads.py)
+# follows this line, and stays: each of them rewrites only its own section.
 KEEP = "<!-- Sections below come from other bench scripts; bench/run.py keeps them. -->"
 
 
