@@ -90,10 +90,10 @@ async def deliver(engine: Any, writer: Writer, now: datetime) -> None:
     """Send what is due the way the outbox does: claim, render, log the attempt."""
     lease = timedelta(minutes=1)
     claims = await writer.run([], lambda c: outbox.claim(c, now, 64, lease, "size", set()))
+    async with engine.connect() as conn:
+        views = await reads.incident_views(conn, (claimed.incident_id for claimed in claims))
     for claimed in claims:
-        async with engine.connect() as conn:
-            view = await reads.incident_view(conn, claimed.incident_id)
-        assert view is not None
+        view = views[claimed.incident_id]
         message = render(view, claimed.change, "https://alerts.example.com", now)
         attempt = outbox.Attempt(now, 0.2, "delivered", None, SERVICES, message.title, message.body)
         await writer.run(

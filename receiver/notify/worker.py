@@ -1,7 +1,8 @@
 """The outbox worker: notifications decided at ingest, sent later, each through a short
 list of stages, the way Alertmanager's notify pipeline reads:
 
-    claim -> resolve the route -> render -> send -> classify the outcome -> record
+    claim (and read its incidents) -> resolve the route -> render -> send
+        -> classify the outcome -> record
 
 It runs beside the HTTP server in the same event loop; Apprise's blocking sends run in
 Apprise's thread pool. Ingest wakes it after a commit that queued something; otherwise it
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from receiver.domain.routing import Route
 from receiver.domain.runbooks import Runbooks
+from receiver.domain.views import IncidentView
 from receiver.notify import channels
 from receiver.notify.policy import Breaker, Delivery, Verdict, classify
 from receiver.observe import QUIET, BreakerState, Observer
@@ -147,12 +149,13 @@ class Outbox:
         claimed, (pending, oldest) = await self._writer.run([], claim)
         if measure:
             self._observer.outbox_measured(pending, oldest)
-        held_back = []
+        held_back: list[outbox.Claimed] = []
+        sending: list[outbox.Claimed] = []
         for item in claimed:
-            if not self._breaker.allow(item.channel, now):
-                held_back.append(item)
-                continue
-            task = asyncio.create_task(self._deliver(item))
+            (sending if self._breaker.allow(item.channel, now) else held_back).append(item)
+        views = await self._views(sending)
+        for item in sending:
+            task = asyncio.create_task(self._deliver(item, views.get(item.incident_id)))
             self._inflight[item.id] = (item, task)
             task.add_done_callback(functools.partial(self._forget, item.id))
         if held_back:
@@ -166,11 +169,19 @@ class Outbox:
         if not self._stopping:
             self._wake.set()
 
-    async def _deliver(self, item: outbox.Claimed) -> None:
+    async def _views(self, claimed: list[outbox.Claimed]) -> dict[int, IncidentView]:
+        """What stage 3 renders, for the whole claim in one read: the incidents as they
+        are now."""
+        if not claimed:
+            return {}
+        async with self._engine.connect() as conn:
+            return await reads.incident_views(conn, (item.incident_id for item in claimed))
+
+    async def _deliver(self, item: outbox.Claimed, view: IncidentView | None) -> None:
         rules = self._rules()
         route = rules.route(item.route_index)
         started = _now()
-        message, problem = await self._render(item, route, rules)
+        message, problem = self._render(item, view, route, rules)
         outcome = await self._send(item, message, problem, rules)
         finished = _now()
         self._breaker.record(item.channel, outcome.ok, finished)
@@ -197,16 +208,14 @@ class Outbox:
         if held:
             _log_outcome(item, outcome.status, verdict)
 
-    async def _render(
-        self, item: outbox.Claimed, route: Route | None, rules: Rules
+    def _render(
+        self, item: outbox.Claimed, view: IncidentView | None, route: Route | None, rules: Rules
     ) -> tuple[channels.Message | None, str | None]:
-        """Stage 3, render: the incident as it is now, with the route's templates (the
-        default ones if the route's fail at run time)."""
+        """Stage 3, render: the incident as the claim read it, with the route's templates
+        (the default ones if the route's fail at run time)."""
         # Jinja2 and the templates load with the first message, not at start-up.
         from receiver.notify.render import Guides, incident_runbooks, render
 
-        async with self._engine.connect() as conn:
-            view = await reads.incident_view(conn, item.incident_id)
         if view is None:
             return None, f"incident {item.incident_id} no longer exists"
         guides = Guides(incident_runbooks(view, rules.runbooks), rules.runbook_steps)
