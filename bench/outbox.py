@@ -12,7 +12,9 @@ webhooks and only sending (replicas share the outbox). Sixteen threads post the 
 over keep-alive connections, one new group each, as fast as the receiver answers; the run
 ends when the sink has heard every incident or after a deadline. Reported: webhooks/s while posting,
 messages/s end to end (first webhook sent to last message heard), how long the backlog
-took to drain after the last webhook was answered, and messages heard twice (must be 0).
+took to drain after the last webhook was answered, and messages heard twice (must be 0);
+messages/s are also given against Apprise alone, the receiver's send in a loop to the
+same sink in the same run (the ceiling of any outbox in one process).
 Medians over the runs, with the lowest and highest. The table goes into the section
 "## The outbox in an alert storm" of docs/benchmarks.md (what the numbers mean is
 written by hand in the section after it); with --against it is only printed.
@@ -35,7 +37,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -49,8 +51,9 @@ DEADLINE = 120.0
 HEADING = "## The outbox in an alert storm"
 TABLE = (
     "| database | incidents | webhooks/s while posting | messages/s end to end "
-    "| drain after the last webhook, s | heard twice | failed webhooks |\n"
-    "| --- | --- | --- | --- | --- | --- | --- |"
+    "| against Apprise alone | drain after the last webhook, s | heard twice "
+    "| failed webhooks |\n"
+    "| --- | --- | --- | --- | --- | --- | --- | --- |"
 )
 
 
@@ -100,6 +103,41 @@ def sink() -> Iterator[tuple[str, Any, Connection]]:
     finally:
         proc.terminate()
         proc.join(10)
+
+
+def _apprise_alone(url: str, count: int, concurrency: int, result: Any) -> None:
+    """The ceiling of any outbox here: the receiver's own send (Apprise) in a loop, with
+    as many at once as the outbox sends, nothing read or written around it."""
+    from receiver.notify.channels import Message, send
+
+    message = Message("[FIRING:1] Storm is down", "**Storm** is down.\n\n" + "x" * 600, "failure")
+
+    async def main() -> None:
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one() -> None:
+            async with slots:
+                outcome = await send([url], message, timedelta(seconds=10), str)
+                assert outcome.ok, outcome
+
+        await one()  # Apprise loads its plugins with the first send, not in the timing
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(count)))
+        result.value = count / (time.perf_counter() - started)
+
+    asyncio.run(main())
+
+
+def apprise_alone(count: int, concurrency: int) -> float:
+    """Messages a second that Apprise alone delivers to the same kind of sink."""
+    with sink() as (url, _heard, _reports):
+        result = multiprocessing.Value("d", 0.0)
+        process = multiprocessing.get_context("fork").Process(
+            target=_apprise_alone, args=(url, count, concurrency, result)
+        )
+        process.start()
+        process.join(DEADLINE)
+        return float(result.value)
 
 
 def webhook(run: str, n: int) -> bytes:
@@ -239,6 +277,7 @@ def main() -> None:
     args = parser.parse_args()
     print(TABLE)
     rows: list[str] = []
+    alone: list[float] = []  # Apprise alone, once a round: the machine's speed drifts
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
         work = Path(folder)
         trees: dict[str, Path | None] = {"this tree": None}
@@ -247,24 +286,29 @@ def main() -> None:
         for kind in args.databases.split(","):
             turns = [(name, tree, n) for name, tree in trees.items() for n in args.processes]
             runs: dict[tuple[str, int], list[Run]] = {(name, n): [] for name, _, n in turns}
+            rounds: list[float] = []
             for _ in range(args.runs):
+                rounds.append(apprise_alone(args.incidents, args.concurrency))
+                alone.append(rounds[-1])
+                print(f"Apprise alone: {alone[-1]:,.0f} messages/s", flush=True)
                 for name, tree, n in turns:  # in turns, so drift weighs on each alike
                     with new_database(kind, work, args.postgres) as url:
                         runs[name, n].append(
                             one_run(url, args.incidents, args.concurrency, work, tree, n)
                         )
+            ceiling = statistics.median(rounds)  # this database's rounds
             for (name, n), done in runs.items():
                 label = kind if len(trees) == 1 else f"{kind}, {name}"
                 if len(args.processes) > 1:
                     label += ", 1 process" if n == 1 else f", {n} processes"
-                rows.append(row(label, args.incidents, done))
+                rows.append(row(label, args.incidents, done, ceiling))
                 print(rows[-1], flush=True)
     if not args.against:
-        write_section(args.out, report(args, rows), HEADING)
+        write_section(args.out, report(args, rows, alone), HEADING)
         print(f"wrote {HEADING!r} in {args.out}")
 
 
-def report(args: argparse.Namespace, rows: list[str]) -> str:
+def report(args: argparse.Namespace, rows: list[str], alone: list[float]) -> str:
     """The section: the command, how a run goes, the table (docs/benchmarks.md's form)."""
     return (
         "\n".join(
@@ -279,7 +323,13 @@ def report(args: argparse.Namespace, rows: list[str]) -> str:
                 f"{POSTERS} posters (one new group a webhook), one `json://` channel hearing "
                 "every change, its sink a process of its own answering at once; a run ends "
                 f"when the sink has heard every incident or after {DEADLINE:.0f} s. Each run on "
-                f"a new database; medians of {args.runs} (lowest to highest).",
+                f"a new database; medians of {args.runs} (lowest to highest). With two "
+                "processes, the second takes no webhooks and only sends. Apprise alone (the "
+                "receiver's send function in a loop, as many at once as the outbox sends, "
+                f"nothing read or written) delivered {statistics.median(alone):,.0f} messages a "
+                f"second to the same sink (median of {len(alone)}, one before each round of "
+                f"runs, {min(alone):,.0f} to {max(alone):,.0f}; each row is against the median "
+                "of its own database's rounds): the ceiling of any outbox in one process here.",
                 "",
                 TABLE,
                 *rows,
@@ -289,13 +339,14 @@ def report(args: argparse.Namespace, rows: list[str]) -> str:
     )
 
 
-def row(label: str, incidents: int, runs: list[Run]) -> str:
+def row(label: str, incidents: int, runs: list[Run], ceiling: float) -> str:
     twice = sum(r.heard - r.distinct for r in runs)
     short = sum(r.heard < incidents for r in runs)
+    messages = [r.messages_per_s for r in runs]
     return (
         f"| {label} | {incidents:,} | "
         f"{spread([r.webhooks_per_s for r in runs], ',.0f')} | "
-        f"{spread([r.messages_per_s for r in runs], ',.0f')} | "
+        f"{spread(messages, ',.0f')} | {statistics.median(messages) / ceiling:.2f} | "
         f"{spread([r.drain_s for r in runs], '.2f')} | {twice} | "
         f"{sum(r.failed for r in runs)} |" + (f" {short} run(s) heard fewer" if short else "")
     )

@@ -723,13 +723,25 @@ def render(
             f"a run, {args.ingest_turns} turns alternating) alone and with ten screens each "
             f"GETting a page every {args.every:g} s:",
             "",
-            "| database | webhooks/s alone | with ten screens | ratio | screen GET p50 ms |",
-            "| --- | --- | --- | --- | --- |",
+            "| database | webhooks/s alone | with ten screens | ratio, turn by turn | "
+            "screen GET p50 ms | the screens' GETs, ms a second |",
+            "| --- | --- | --- | --- | --- | --- |",
         ]
         for kind, (alone, watched, page_s) in ingest.items():
             a, w = statistics.median(alone), statistics.median(watched)
+            ratios = [with_ / alone_ for alone_, with_ in zip(alone, watched, strict=True)]
             page = statistics.median(page_s) * 1000 if page_s else float("nan")
-            lines.append(f"| {kind} | {a:,.0f} | {w:,.0f} | {w / a:.2f} | {page:.0f} |")
+            busy = sum(page_s) * 1000 / (args.ingest_turns * args.ingest_seconds)
+            lines.append(
+                f"| {kind} | {a:,.0f} | {w:,.0f} | {statistics.median(ratios):.2f} "
+                f"({min(ratios):.2f} to {max(ratios):.2f}) | {page:.0f} | {busy:.0f} |"
+            )
+        lines += [
+            "",
+            "The ratio is the median of each turn's pair (alone and with screens, run one "
+            "after the other); the last column is the time the screens' GETs took, summed "
+            "over the runs with screens, per second: at most what they can take from ingest.",
+        ]
     return "\n".join(lines) + "\n"
 
 
