@@ -211,6 +211,7 @@ async def test_batches_store_what_the_general_path_stores(
         for batch in cuts(items, random.Random(seed)):
             batched += await writer.run([], partial(ingest_batch, items=batch))
         assert await writer.run([], partial(dump, summaries=batched)) == expected
+        assert general, "stale copies and replaced episodes always reach the general path"
         resolved_alone = sum(_resolves(i) for i in general)
         if not shared:  # resolutions that close only their own incident stay in the run
             assert resolved_alone < sum(_resolves(i) for i in items) / 2

@@ -61,7 +61,7 @@ class _Taken:
     incident: _Incident
     attached: list[Episode]
     joining: list[Episode]
-    closes: bool  # a resolution that may close the incident
+    closes: bool  # nothing it carries fires: the incident may close (`may_close`)
 
 
 class Run:
