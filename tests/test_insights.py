@@ -28,7 +28,14 @@ from receiver.domain.runbooks import Runbook, Runbooks, without_runbook
 from receiver.store import insights as insights_store
 from receiver.store import schema
 from receiver.store.engine import create_engine
-from receiver.store.tables import alert_days, alert_hours, alerts, incident_actions, incidents
+from receiver.store.tables import (
+    alert_days,
+    alert_hours,
+    alerts,
+    incident_actions,
+    incidents,
+    severity_hours,
+)
 from receiver.web.keys import ENGINE
 from tests.conftest import Client, MakeReceiver
 from tests.pagehelp import only_our_script
@@ -107,7 +114,8 @@ async def responses(client: Client) -> None:
 
 
 async def rollup_matches_alerts(client: Client) -> None:
-    """Both rollups equal a GROUP BY over the stored alerts, by hour and by UTC day."""
+    """Every rollup equals a GROUP BY over the stored alerts: by hour and by UTC day (with
+    alertname and severity), and by hour and severity alone."""
     async with client.app[ENGINE].connect() as conn:
         stored = (
             await conn.execute(select(alerts.c.starts_at, alerts.c.alertname, alerts.c.severity))
@@ -116,6 +124,9 @@ async def rollup_matches_alerts(client: Client) -> None:
             counts = Counter((bucket(r.starts_at), r.alertname, r.severity) for r in stored)
             kept = await conn.execute(select(table))
             assert {(r[0], r.alertname, r.severity): r._mapping["count"] for r in kept} == counts
+        by_severity = Counter((hour_of(r.starts_at), r.severity) for r in stored)
+        kept = await conn.execute(select(severity_hours))
+        assert {(r.hour, r.severity): r._mapping["count"] for r in kept} == by_severity
 
 
 RUNBOOK = "---\ntitle: Latency\nmatch: ['alertname=\"HighLatencyP95\"']\n---\n1. Look.\n"
@@ -308,6 +319,24 @@ async def test_the_page_shows_it_escaped_and_without_inline_style(client: Client
     assert (await client.get("/insights")).status == 200  # the default window, 7d
 
 
+async def test_an_incident_counts_under_its_latest_alertname(client: Client) -> None:
+    """The alertname response times group by: the alerts' common one while they share
+    it, the group's once they do not, "" when neither has one; it follows each webhook."""
+    one = alert("Alpha", starts=stamp("10:00"))
+    await post(client, webhook(one, group="G"))
+    names = select(incidents.c.alertname).order_by(incidents.c.id)
+    async with client.app[ENGINE].connect() as conn:
+        assert (await conn.execute(names)).scalars().all() == ["Alpha"]
+    await post(client, webhook(one, alert("Beta", starts=stamp("10:01")), group="G"))
+    two = (alert("Gamma", starts=stamp("10:02")), alert("Delta", starts=stamp("10:02")))
+    ungrouped = {**webhook(*two), "groupLabels": {"team": "x"}, "groupKey": '{}:{team="x"}'}
+    await post(client, ungrouped)
+    async with client.app[ENGINE].connect() as conn:
+        assert (await conn.execute(names)).scalars().all() == ["G", ""]
+    body = await get(client, "/api/v1/insights?window=24h")
+    assert sorted(r["key"] for r in body["responseTimes"]["byAlertname"]) == ["", "G"]
+
+
 async def test_a_crowded_window_counts_its_newest_rows_and_says_so(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -361,7 +390,7 @@ async def test_retention_takes_deleted_alerts_out_of_the_rollup(
     await eventually(pruned, "the two resolved episodes to be pruned")
     await rollup_matches_alerts(client)
     async with client.app[ENGINE].connect() as conn:
-        for table in (alert_hours, alert_days):
+        for table in (alert_hours, alert_days, severity_hours):
             assert await conn.scalar(select(func.count()).where(table.c.count <= 0)) == 0
 
 
@@ -390,16 +419,44 @@ async def test_migration_counts_the_alerts_already_stored(database_url: str) -> 
                 (r.day, r.alertname): r._mapping["count"]
                 for r in await conn.execute(select(alert_days))
             }
+            by_severity = {
+                r.hour: r._mapping["count"] for r in await conn.execute(select(severity_hours))
+            }
         next_day = at("10:00") + timedelta(days=1)
         assert found == {
             (at("10:00"), "A"): 2, (at("11:00"), "A"): 1, (at("10:00"), "B"): 1, (next_day, "A"): 1
         }  # fmt: skip
+        assert by_severity == {at("10:00"): 3, at("11:00"): 1, next_day: 1}
         midnight = at("00:00")
         assert days == {
             (midnight, "A"): 3,
             (midnight, "B"): 1,
             (midnight + timedelta(days=1), "A"): 1,
         }
+    finally:
+        await engine.dispose()
+
+
+async def test_migration_gives_stored_incidents_their_alertname(database_url: str) -> None:
+    engine = create_engine(database_url)
+    labels = [({"alertname": "G"}, {"alertname": "A"}), ({"alertname": "G"}, {}), ({}, {})]
+    try:
+        await schema.upgrade(engine, "0013")
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(incidents),
+                [
+                    {"group_hash": f"g{i}", "receiver": "r", "group_key": "k",
+                     "status": "resolved", "group_labels": group, "common_labels": common,
+                     "common_annotations": {}, "opened_at": at("10:00"),
+                     "last_received_at": at("10:00")}
+                    for i, (group, common) in enumerate(labels)
+                ],
+            )  # fmt: skip
+        await schema.upgrade(engine)
+        async with engine.connect() as conn:
+            found = await conn.execute(select(incidents.c.alertname).order_by(incidents.c.id))
+            assert found.scalars().all() == ["A", "G", ""]
     finally:
         await engine.dispose()
 

@@ -84,16 +84,19 @@ async def test_the_pages_reads_use_an_index(tmp_path: Path, read: Read, index: s
         ),
         (
             lambda c: insights.volume(c, MONTH),
-            "alert_hours USING PRIMARY KEY (hour>? AND hour<?)",
+            "severity_hours USING PRIMARY KEY (hour>? AND hour<?)",
         ),
-        (lambda c: insights.flapping(c, SINCE, MONTH.until, 3, 50), "ix_alerts_starts_at_id"),
+        (
+            lambda c: insights.flapping(c, SINCE, MONTH.until, 3, 50),
+            "COVERING INDEX ix_alerts_starts_at_id_fingerprint",
+        ),
         (
             lambda c: insights.response_times(c, SINCE, MONTH.until),
             "ix_incidents_opened_at_id (opened_at>? AND opened_at<?)",
         ),
         (
             lambda c: reads.newest_alert_groups(c, SINCE, ["alertname"], 5000),
-            "ix_alerts_starts_at_id (starts_at>?)",
+            "ix_alerts_starts_at_id_fingerprint (starts_at>?)",
         ),
     ],
 )
@@ -104,12 +107,21 @@ async def test_insights_and_coverage_read_ranges_and_bounded_walks(
     (a temporary B-tree over the bounded rows) may be sorted, no table is scanned."""
     plan = await _plans(tmp_path, read)
     assert index in plan, plan
-    tables = ("alerts", "alert_hours", "alert_days", "incidents", "incident_actions")
+    tables = (
+        "alerts",
+        "alert_hours",
+        "alert_days",
+        "severity_hours",
+        "incidents",
+        "incident_actions",
+    )
     assert not any(line.startswith(f"SCAN {t}") for t in tables for line in plan.splitlines()), plan
 
 
 async def test_the_volume_chart_sums_the_rollup_in_its_key_order(tmp_path: Path) -> None:
-    """A week's chart sums some 40,000 hourly rows by (hour, severity): the rollup is keyed
-    (and on SQLite clustered) in that order, so nothing is sorted and nothing else read."""
+    """A week's chart sums the hourly rows by (hour, severity): their rollup is keyed (and
+    on SQLite clustered) in that order, so nothing is sorted and nothing else read."""
     plan = await _plans(tmp_path, lambda c: insights.volume(c, WEEK))
-    assert plan.splitlines() == ["SEARCH alert_hours USING PRIMARY KEY (hour>? AND hour<?)"], plan
+    assert plan.splitlines() == ["SEARCH severity_hours USING PRIMARY KEY (hour>? AND hour<?)"], (
+        plan
+    )

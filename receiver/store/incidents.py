@@ -39,6 +39,7 @@ MEMBERSHIPS = select(incident_alerts.c.incident_id, incident_alerts.c.alert_id).
 _SNAPSHOT = (
     "group_labels",
     "common_labels",
+    "alertname",
     "common_annotations",
     "external_url",
     "truncated_alerts",
@@ -59,6 +60,7 @@ def snapshot(hook: Webhook, received_at: datetime) -> dict[str, Any]:
     return {
         "group_labels": dict(hook.group_labels),
         "common_labels": dict(hook.common_labels),
+        "alertname": hook.common_labels.get("alertname", hook.group_labels.get("alertname", "")),
         "common_annotations": dict(hook.common_annotations),
         "external_url": hook.external_url,
         "truncated_alerts": hook.truncated_alerts,

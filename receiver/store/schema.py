@@ -19,7 +19,7 @@ from receiver.store.engine import MIGRATION_TIMEOUT, create_engine, lock_key, us
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0013"
+HEAD = "0014"
 _LOCK = lock_key("schema-migration")
 
 
