@@ -36,6 +36,7 @@ from receiver.store.tables import (
     incidents,
     severity_hours,
 )
+from receiver.web.api import insights as insights_api
 from receiver.web.keys import ENGINE
 from tests.conftest import Client, MakeReceiver
 from tests.pagehelp import only_our_script
@@ -211,11 +212,14 @@ async def test_known_traffic_gives_known_insights(
                 "resolve": disk["resolve"],
             },
         ],
+        "alertnames": 3,
+        "receivers": 2,
     }
     assert body["withoutRunbook"] == [
         {"alertname": "DiskFull", "alerts": 1},
         {"alertname": ODD, "alerts": 1},
     ]
+    assert body["withoutRunbookAlertnames"] == 2
 
     assert (await get(client, f"/api/v1/insights?{DAY}&flaps=4"))["flapping"] == []
     assert len((await get(client, f"/api/v1/insights?{DAY}&flaps=2"))["flapping"]) == 1
@@ -317,6 +321,25 @@ async def test_the_page_shows_it_escaped_and_without_inline_style(client: Client
     assert css.status == 200
     assert "prefers-color-scheme: dark" in await css.text()
     assert (await client.get("/insights")).status == 200  # the default window, 7d
+
+
+async def test_long_lists_show_their_largest_rows_and_how_many_there_were(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await traffic(client)
+    await responses(client)
+    monkeypatch.setattr(insights_api, "LISTED", 1)
+    body = await get(client, f"/api/v1/insights?{DAY}")
+    times = body["responseTimes"]
+    assert [r["key"] for r in times["byAlertname"]] == ["HighLatencyP95"]
+    assert [r["key"] for r in times["byReceiver"]] == ["team-a"]
+    assert (times["alertnames"], times["receivers"]) == (3, 2)
+    assert body["withoutRunbook"] == [{"alertname": "HighLatencyP95", "alerts": 3}]
+    assert body["withoutRunbookAlertnames"] == 3  # no runbooks here: every name
+    page = await (await client.get(f"/insights?{DAY}")).text()
+    assert "The 1 alertnames with the most incidents, of 3." in page
+    assert "The 1 receivers with the most incidents, of 2." in page
+    assert "The 1 with the most alerts, of 3." in page
 
 
 async def test_an_incident_counts_under_its_latest_alertname(client: Client) -> None:

@@ -55,7 +55,7 @@ WEEK = parse_window("7d", None, None, datetime(2026, 1, 31, 12, tzinfo=UTC))
     ("read", "index"),
     [
         (lambda c: reads.unresolved_incidents(c, 500), "ix_incidents_unresolved_opened_at"),
-        (lambda c: reads.recently_resolved(c, 10), "ix_incidents_opened_at_id"),
+        (lambda c: reads.recently_resolved(c, 10), "ix_incidents_resolved_at"),
         (
             lambda c: reads.failed_notifications_since(c, SINCE),
             "ix_notifications_status_due_at (status=? AND due_at>?)",

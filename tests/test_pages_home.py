@@ -211,3 +211,20 @@ async def test_the_script_is_served_and_nothing_runs_inline(client: Client) -> N
         assert not re.search(r"\sstyle=|<style|\son[a-z]+=", text), template.name
     page = await html(client, "/")
     assert '<script src="/static/app.js" defer></script>' in page
+
+
+async def test_recently_resolved_is_by_resolution_time_whatever_opened_since(
+    client: Client,
+) -> None:
+    """An incident open for long and resolved last comes first under Recently resolved,
+    though sixty incidents opened and resolved after it opened (the resolved incidents
+    opened last were once the ones looked at, and this one was not among them)."""
+    await post(client, webhook(alert("Old"), group="Old"))  # 1
+    for n in range(60):
+        flap = alert(f"Flap{n}", status="resolved", ends="2026-11-26T10:05:00Z")
+        await post(client, webhook(flap, group=f"Flap{n}"))
+    await acted(client, 1, "resolved", "bob")
+
+    resolved_part = (await html(client, "/")).split("Recently resolved")[1]
+    assert order(resolved_part)[0] == "1"
+    assert len(order(resolved_part)) == 10

@@ -100,6 +100,7 @@ _FIRING = text("status = 'firing'")
 _UNRESOLVED = text("status != 'resolved'")
 _SUPERSEDED = text("superseded_by IS NOT NULL")
 _FALLBACK = text("fallback_of IS NOT NULL")
+_RESOLVED_AT = text("resolved_at IS NOT NULL")
 # Failed attempts (failed, timeout), the few the channels page counts per channel; a query
 # must spell this same condition for the planner to use the partial index.
 UNDELIVERED = text("outcome <> 'delivered'")
@@ -240,6 +241,15 @@ incidents = Table(
         "id",
         sqlite_where=_UNRESOLVED,
         postgresql_where=_UNRESOLVED,
+    ),
+    # The last incidents to resolve (the home page), exactly: walking the newest opened
+    # for resolved ones read every incident of an alert storm still open (0014).
+    Index(
+        "ix_incidents_resolved_at",
+        "resolved_at",
+        "id",
+        sqlite_where=_RESOLVED_AT,
+        postgresql_where=_RESOLVED_AT,
     ),
     # At most one incident of a group is open at a time, whatever replicas do concurrently.
     Index(

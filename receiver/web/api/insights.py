@@ -21,6 +21,10 @@ from receiver.web.responses import iso, ok
 
 NOISIEST = 10
 FLAPPING = 50
+LISTED = 50
+"""Most rows of each response-time table and of the alertnames without a runbook, the
+largest first: a window where thousands of alertnames fired (one templated per
+instance, say) made a page of half a megabyte. The answer says how many there were."""
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,13 @@ class Insights:
     noisiest: list[tuple[str, int]]
     flapping: list[tuple[Any, int]]  # (latest alert: id, fingerprint, alertname, labels; n)
     flapping_since: datetime | None  # set when only the window's newest alerts counted
-    by_alertname: list[Response]
+    by_alertname: list[Response]  # the LISTED with most incidents
     by_receiver: list[Response]
+    alertnames: int  # how many there were in all
+    receivers: int
     responses_since: datetime | None  # set when only the newest incidents counted
-    without_runbook: dict[str, int]
+    without_runbook: dict[str, int]  # the LISTED with most alerts
+    without_runbook_alertnames: int
 
 
 def _asked(query: Any) -> tuple[Window, int]:
@@ -62,6 +69,7 @@ async def load(request: web.Request) -> Insights:
         on_own_connection(engine, lambda c: store.response_times(c, since, until)),
     )
     by_alertname, by_receiver = rules.responses(timings.rows)
+    uncovered = without_runbook(request.app[LIVE].current.runbooks, names)
     return Insights(
         window=window,
         flaps=flaps,
@@ -70,10 +78,13 @@ async def load(request: web.Request) -> Insights:
         noisiest=rules.top_names(names, NOISIEST),
         flapping=flapping.rows,
         flapping_since=flapping.since,
-        by_alertname=by_alertname,
-        by_receiver=by_receiver,
+        by_alertname=by_alertname[:LISTED],
+        by_receiver=by_receiver[:LISTED],
+        alertnames=len(by_alertname),
+        receivers=len(by_receiver),
         responses_since=timings.since,
-        without_runbook=without_runbook(request.app[LIVE].current.runbooks, names),
+        without_runbook=dict(list(uncovered.items())[:LISTED]),
+        without_runbook_alertnames=len(uncovered),
     )
 
 
@@ -131,8 +142,11 @@ def insights_json(found: Insights) -> dict[str, Any]:
             "since": iso(found.responses_since),
             "byAlertname": [_response_json(r) for r in found.by_alertname],
             "byReceiver": [_response_json(r) for r in found.by_receiver],
+            "alertnames": found.alertnames,
+            "receivers": found.receivers,
         },
         "withoutRunbook": [{"alertname": k, "alerts": n} for k, n in found.without_runbook.items()],
+        "withoutRunbookAlertnames": found.without_runbook_alertnames,
     }
 
 

@@ -360,9 +360,16 @@ INSIGHTS = obj(
             )
         ),
         "responseTimes": obj(
-            {"since": maybe(TIME), "byAlertname": RESPONSE_ROWS, "byReceiver": RESPONSE_ROWS}
+            {
+                "since": maybe(TIME),
+                "byAlertname": RESPONSE_ROWS,
+                "byReceiver": RESPONSE_ROWS,
+                "alertnames": COUNT,
+                "receivers": COUNT,
+            }
         ),
         "withoutRunbook": NAME_COUNTS,
+        "withoutRunbookAlertnames": COUNT,
     }
 )
 

@@ -82,7 +82,9 @@ async def insights_page(request: web.Request) -> web.Response:
         responses_since=iso(found.responses_since),
         by_alertname=_rows(found.by_alertname),
         by_receiver=_rows(found.by_receiver),
+        keys=(found.alertnames, found.receivers),
         without_runbook=found.without_runbook,
+        without_runbook_alertnames=found.without_runbook_alertnames,
         since=iso(window.since),
         until=iso(window.until),
     )

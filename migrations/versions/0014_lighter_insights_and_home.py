@@ -1,5 +1,6 @@
-"""insights read fewer bytes: flapping's walk reads the (starts_at, id) index alone,
-the volume chart sums a rollup by hour and severity, incidents keep their alertname
+"""insights and the home page read less: flapping's walk reads an index alone, the
+volume chart sums a rollup by hour and severity, incidents keep their alertname, and
+resolved incidents are indexed by resolution time
 
 Flapping groups the window's 5,000 newest alerts by fingerprint. Walking
 (starts_at, id), SQLite fetched each alert's table row for its fingerprint (8 ms at a
@@ -9,6 +10,15 @@ index replaces the old one (same keyset order), so each alert stored still write
 severity_hours holds alert_hours summed over alertname: a week's chart sums about 700
 rows instead of 40,000 (9 ms on SQLite). It is filled from alert_hours here, and kept
 from then on by the write path and retention, like the other two rollups.
+
+incidents.alertname is what response times group by (the alerts' common alertname, else
+the group's, else ""): taking it out of two JSON texts for each of 5,000 incidents cost
+SQLite about 4 ms. The write path keeps it with the labels it comes from.
+
+ix_incidents_resolved_at holds resolved incidents by resolution time, for the home
+page's "recently resolved": it walked the newest opened incidents for resolved ones,
+which in an alert storm meant every incident of the storm (47 ms at 15,000 open), and
+could miss an incident that had been open for long.
 
 Revision ID: 0014
 Revises: 0013
@@ -37,6 +47,14 @@ _ALERTNAME = {
 def upgrade() -> None:
     op.add_column("incidents", sa.Column("alertname", sa.Text(), nullable=False, server_default=""))
     op.execute(f"UPDATE incidents SET alertname = {_ALERTNAME[op.get_bind().dialect.name]}")
+    resolved = sa.text("resolved_at IS NOT NULL")
+    op.create_index(
+        "ix_incidents_resolved_at",
+        "incidents",
+        ["resolved_at", "id"],
+        sqlite_where=resolved,
+        postgresql_where=resolved,
+    )
     op.create_index(
         "ix_alerts_starts_at_id_fingerprint", "alerts", ["starts_at", "id", "fingerprint"]
     )
@@ -56,6 +74,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_incidents_resolved_at", "incidents")
     with op.batch_alter_table("incidents") as batch_op:
         batch_op.drop_column("alertname")
     op.drop_table("severity_hours")
