@@ -17,7 +17,7 @@ SQLite about 4 ms. The write path keeps it with the labels it comes from.
 
 ix_incidents_resolved_at holds resolved incidents by resolution time, for the home
 page's "recently resolved": it walked the newest opened incidents for resolved ones,
-which in an alert storm meant every incident of the storm (47 ms at 15,000 open), and
+which in an alert storm meant every incident of the storm (47 ms at 160,000 open), and
 could miss an incident that had been open for long.
 
 Revision ID: 0014
